@@ -1,0 +1,1 @@
+/* cfg/job.c: being written */

@@ -1,0 +1,1 @@
+/* cli/cmd_check.c: being written */

@@ -1,0 +1,1 @@
+/* cli/cmd_report.c: being written */

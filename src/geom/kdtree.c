@@ -1,0 +1,1 @@
+/* geom/kdtree.c: being written */

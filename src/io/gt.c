@@ -1,0 +1,1 @@
+/* io/gt.c: being written */

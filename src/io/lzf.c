@@ -1,0 +1,1 @@
+/* io/lzf.c: being written */

@@ -1,0 +1,1 @@
+/* io/npy.c: being written */

@@ -1,0 +1,1 @@
+/* io/pcd.c: being written */

@@ -1,0 +1,1 @@
+/* methods/btf.c: being written */

@@ -1,0 +1,1 @@
+/* methods/registry.c: being written */

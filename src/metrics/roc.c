@@ -1,0 +1,1 @@
+/* metrics/roc.c: being written */

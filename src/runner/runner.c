@@ -1,0 +1,1 @@
+/* runner/runner.c: being written */

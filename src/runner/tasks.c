@@ -1,0 +1,1 @@
+/* runner/tasks.c: being written */

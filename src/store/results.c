@@ -1,0 +1,1 @@
+/* store/results.c: being written */

@@ -1,0 +1,1 @@
+/* synth/quick.c: being written */
