@@ -39,12 +39,31 @@ typedef struct {
  * "a,b,c"); sweeps: "key=v1,v2,..." strings added to the file's sweep. On error the message names
  * the file and line or the offending argument. */
 ad3d_status job_load(const char *path, char *const *sets, int nsets, char *const *sweeps, int nsweeps, job_t *out);
+/* Details of job_load: in a file an integer is accepted where a real is expected (not the
+ * reverse); a list option takes an array or list of strings, or one string read as a comma list;
+ * integers beyond 32 bits need libconfig's L suffix (5000000000L); @include paths are relative to
+ * the job file. --set datasets.<name>.<opt>=v declares a new dataset. A sweep's values are parsed
+ * like the key's values (a --sweep value of a list key is a one-element list); run.output and
+ * run.sweep_mode cannot be swept, a key is swept once, its values are distinct. Then every variant
+ * must name registered methods and declared datasets with a non-empty root. Errors: EFORMAT (libconfig
+ * syntax, "job.cfg:3: syntax error"), ENOTFOUND (unknown section, key, method or dataset, with a
+ * "did you mean" when a name is within edit distance 2), EINVAL (type, bounds, choice, sweep),
+ * EIO (unreadable file). On error *out is empty (job_free-safe). */
 void job_free(job_t *job);
 
 /* Every option with its default and help, as a commented libconfig file (configs/defaults.cfg). */
 ad3d_status job_defaults_text(char **text);
 
-/* Dataset names declared in a variant (sorted); use opts_str(o, "datasets.<name>.root") etc. */
+/* Dataset names declared in a variant (sorted); use opts_str(o, "datasets.<name>.root") etc.
+ * Free *names with strv_free(*names, *n) (common/util.h). */
 ad3d_status job_dataset_names(const opts_t *o, char ***names, int *n);
+
+/* The schemas cfg owns (NULL-terminated, like a method's opts): section "run", and section
+ * "datasets.<name>" of every declared dataset. The built-in dataset "quick" is
+ * { layout = "anomaly_shapenet"; root = "embedded:quick"; }. */
+extern const opt_spec job_run_opts[];
+extern const opt_spec job_dataset_opts[];
+/* Dataset layouts datasets.<name>.layout accepts (NULL-terminated): "anomaly_shapenet", "real3d_ad". */
+extern const char *const job_layouts[];
 
 #endif
