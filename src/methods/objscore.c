@@ -1,0 +1,77 @@
+/* objscore.c - object-score rules. */
+#include "methods/objscore.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+ad3d_status objscore_parse(const char *name, objscore_rule *rule) {
+  if (!strcmp(name, "max"))
+    *rule = OBJSCORE_MAX;
+  else if (!strcmp(name, "reweighted"))
+    *rule = OBJSCORE_REWEIGHTED;
+  else if (!strcmp(name, "topk_mean"))
+    *rule = OBJSCORE_TOPK_MEAN;
+  else
+    return ad3d_fail(AD3D_EINVAL, "unknown object score rule \"%s\" (max, reweighted, topk_mean)", name);
+  return AD3D_OK;
+}
+
+double objscore_max(const float *scores, int64_t n) {
+  double m = -INFINITY;
+  for (int64_t i = 0; i < n; i++)
+    if (scores[i] > m)
+      m = scores[i];
+  return m;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x < y) - (x > y);
+}
+
+double objscore_topk_mean(const float *scores, int64_t n, int64_t k) {
+  if (k < 1)
+    k = 1;
+  if (k > n)
+    k = n;
+  float *tmp = malloc((size_t)n * sizeof *tmp);
+  if (!tmp) { /* fall back to the max rather than fail a whole task on a tiny buffer */
+    return objscore_max(scores, n);
+  }
+  memcpy(tmp, scores, (size_t)n * sizeof *tmp);
+  qsort(tmp, (size_t)n, sizeof *tmp, cmp_desc);
+  double s = 0;
+  for (int64_t i = 0; i < k; i++)
+    s += tmp[i];
+  free(tmp);
+  return s / (double)k;
+}
+
+double objscore_reweighted3(const float *feats, const float *nn_dist, int64_t n, const float *mem,
+                            const kdtree *tree, int k) {
+  int64_t s_idx = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (nn_dist[i] > nn_dist[s_idx])
+      s_idx = i;
+  double s_star = nn_dist[s_idx];
+  const float *m_test = feats + 3 * s_idx;
+  int64_t star;
+  float d2;
+  kdtree_knn(tree, m_test, 1, &star, &d2);
+  int64_t nbr[16];
+  float nd2[16];
+  if (k > 16)
+    k = 16;
+  int got = kdtree_knn(tree, mem + 3 * star, k, nbr, nd2);
+  double D = sqrt(3.0), denom = 0;
+  for (int j = 1; j < got; j++) {
+    const float *m = mem + 3 * nbr[j];
+    double dx = m_test[0] - m[0], dy = m_test[1] - m[1], dz = m_test[2] - m[2];
+    denom += exp(sqrt(dx * dx + dy * dy + dz * dz) / D);
+  }
+  if (got < 2) /* a one-entry memory bank: no neighbours to re-weight with */
+    return s_star;
+  double w = 1.0 - exp(s_star / D) / denom;
+  return w * s_star;
+}

@@ -1,0 +1,36 @@
+/* objscore.h - object scores from point scores, shared by the memory-bank methods.
+ *
+ * Rules (DESIGN.md section 4), selected per method by its "object_score" option:
+ *   "max"        the largest point score (PatchCore, Reg3D-AD);
+ *   "reweighted" PatchCore's re-weighted max (BTF, M3DM): s* = max over test features of the
+ *                distance to their nearest memory feature; with m_test that feature and m* its
+ *                nearest memory entry, take the k nearest memory entries of m* (m* itself first) and
+ *                drop the first; w = 1 - exp(s* / sqrt(D)) / sum_j exp(|m_test - m_j| / sqrt(D));
+ *                s = w s*  (as the BTF / Real3D-AD benchmark code computes it);
+ *   "topk_mean"  the mean of the k largest point scores.
+ */
+#ifndef AD3D_METHODS_OBJSCORE_H
+#define AD3D_METHODS_OBJSCORE_H
+
+#include <stdint.h>
+
+#include "common/opts.h"
+#include "common/status.h"
+#include "geom/kdtree.h"
+
+typedef enum { OBJSCORE_MAX, OBJSCORE_REWEIGHTED, OBJSCORE_TOPK_MEAN } objscore_rule;
+
+/* Parse "max" | "reweighted" | "topk_mean". */
+ad3d_status objscore_parse(const char *name, objscore_rule *rule);
+
+/* Largest value of scores (n >= 1). */
+double objscore_max(const float *scores, int64_t n);
+/* Mean of the k largest of scores (k clamped to [1, n]). */
+double objscore_topk_mean(const float *scores, int64_t n, int64_t k);
+
+/* Re-weighted max for 3-D features: feats (n, 3) test features with nn_dist (n) their distance to
+ * the memory bank (mem, indexed by tree); k neighbours of m* (k >= 2). */
+double objscore_reweighted3(const float *feats, const float *nn_dist, int64_t n, const float *mem,
+                            const kdtree *tree, int k);
+
+#endif
