@@ -2,7 +2,7 @@
  *
  * Reads format versions 1.0, 2.0 and 3.0, dtype float32 or float64 (little or big endian), C order,
  * shape (N, C) with C >= 3: the first three columns are x y z. Fortran order, other dtypes, other
- * ranks and truncated data are AD3D_EFORMAT errors naming the file.
+ * ranks, truncated data and non-finite coordinates are AD3D_EFORMAT errors naming the file.
  */
 #ifndef AD3D_IO_NPY_H
 #define AD3D_IO_NPY_H

@@ -5,7 +5,7 @@
  * SIZE 4 or 8 floats for x y z, WIDTH x HEIGHT organized clouds (read as a flat list), and points
  * with a NaN or Inf coordinate dropped and counted. Every malformed file (truncated data, a header
  * that disagrees with itself, a missing field) is an AD3D_EFORMAT whose message names the file and
- * the problem. Writer: ascii or binary, fields x y z as float32.
+ * the problem. Writer: ascii, binary or binary_compressed (LZF), fields x y z as float32.
  */
 #ifndef AD3D_IO_PCD_H
 #define AD3D_IO_PCD_H
@@ -27,7 +27,8 @@ typedef struct {
  * cloud_free). `info` may be NULL. On error `out` is left empty. */
 ad3d_status pcd_read(const char *path, cloud_t *out, pcd_info *info);
 
-/* Write `c` to `path` (fields x y z, float32). PCD_BINARY_COMPRESSED is not written: AD3D_EINVAL. */
+/* Write `c` to `path` (fields x y z, float32). AD3D_EINVAL for an unknown kind or, for
+ * binary_compressed, more than UINT32_MAX/12 points. */
 ad3d_status pcd_write(const char *path, const cloud_t *c, pcd_data data);
 
 #endif
