@@ -21,7 +21,8 @@ typedef struct {
   char *defect;   /* "good" or the defect type */
   int anomalous;
   char *cloud_path; /* the .pcd */
-  char *gt_path;    /* the GT .txt, NULL if none */
+  char *gt_path;    /* the GT .txt; set exactly when the sample's points AND labels come from it
+                     * (anomalous test samples); NULL: points from the PCD, labels all zero */
   int64_t bytes;    /* size of the file the points come from (cost estimate) */
 } sample_entry;
 
