@@ -3,7 +3,10 @@
  * The tree borrows the points (float32, (n, 3) row-major): they must outlive it and not change.
  * Queries return neighbours sorted by increasing squared Euclidean distance (ties broken by
  * smaller index, so results are deterministic), with indices into the borrowed array. Queries are
- * read-only and may run concurrently on one tree.
+ * read-only and may run concurrently on one tree. Query coordinates must be finite.
+ * Implementation: median splits on the widest axis, leaves of <= 16 points, the points copied in
+ * tree order (12 + 8 bytes per point; callers keep the borrow contract all the same); squared
+ * distances are float32 sums dx*dx + dy*dy + dz*dz.
  */
 #ifndef AD3D_GEOM_KDTREE_H
 #define AD3D_GEOM_KDTREE_H
@@ -28,7 +31,10 @@ int kdtree_knn(const kdtree *t, const float *q, int k, int64_t *idx, float *d2);
 void kdtree_knn_batch(const kdtree *t, const float *qs, int64_t m, int k, int64_t *idx, float *d2);
 
 /* Points within radius r of q (d2 <= r*r), at most `max_nn` of them (the nearest ones; max_nn <= 0:
- * no cap). Results in *idx / *d2 (realloc'ed as needed; *cap their capacity). Returns the count. */
+ * no cap). Results in *idx / *d2 (realloc'ed as needed; *cap their capacity). Returns the count.
+ * (Open3D's hybrid search is max_nn > 0.) r < 0 or NaN finds nothing. Returns -1 if growing the
+ * arrays fails (AD3D_ENOMEM message set; the arrays stay valid for free()). Start with
+ * *idx = *d2 = NULL, *cap = 0 and reuse them across queries; the caller frees both. */
 int64_t kdtree_radius(const kdtree *t, const float *q, float r, int64_t max_nn, int64_t **idx, float **d2,
                       int64_t *cap);
 
