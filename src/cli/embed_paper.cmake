@@ -1,0 +1,17 @@
+# Generates paper_tables.c: the paper's published tables (analysis/paper/*.csv) as C strings, so
+# `ad3d report --paper` needs no files at run time. Run with -DOUT=... -DSRC_DIR=...
+file(GLOB csvs ${SRC_DIR}/*.csv)
+list(SORT csvs)
+set(body "/* Generated from the CSV files of analysis/paper by src/cli/embed_paper.cmake: do not edit. */\n#include \"cli/cli.h\"\n\nconst paper_table paper_tables[] = {\n")
+foreach(f ${csvs})
+  get_filename_component(stem ${f} NAME_WE)
+  file(READ ${f} text)
+  string(REPLACE "\r" "" text "${text}")
+  string(REPLACE "\\" "\\\\" text "${text}")
+  string(REPLACE "\"" "\\\"" text "${text}")
+  string(REPLACE "\n" "\\n\"\n     \"" text "${text}")
+  string(APPEND body "    {\"${stem}\",\n     \"${text}\"},\n")
+endforeach()
+string(APPEND body "    {0, 0},\n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+"""End-to-end tests of the ad3d program: `ad3d run` under mpirun, resume, failures, reports.
+
+Each test is one ctest entry: test_runner.py NAME --ad3d BIN --mpirun MPIRUN --workdir DIR --repo SRC.
+Results files are read with h5py alone, so these tests also check that the file is readable
+without ad3d. Exits non-zero with a message on the first failed check.
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+A = None  # parsed arguments
+
+
+def fail(msg):
+    print("FAIL:", msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+
+
+def ad3d_cmd(np_, *args):
+    cmd = [A.ad3d] + list(args)
+    if np_ is None:
+        return cmd
+    return [A.mpirun, "--oversubscribe", "-np", str(np_)] + cmd
+
+
+def run(np_, *args, expect=0):
+    p = subprocess.run(ad3d_cmd(np_, *args), cwd=A.workdir, capture_output=True, text=True, timeout=240)
+    if expect is not None and p.returncode != expect:
+        fail(f"{' '.join(args)} with {np_} ranks exited {p.returncode}, expected {expect}\n"
+             f"stdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def open_results(path):
+    """As src/store/FORMAT.md says: plainly, else (a run writing or killed) in SWMR read mode."""
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        return h5py.File(path, "r", swmr=True)
+
+
+def read_results(path):
+    """{key: (record dict, scores dict)}: the latest committed row per key, via h5py only."""
+    res = {}
+    with open_results(path) as f:
+        check(f.attrs["format_version"] == 1, f"{path}: format version")
+        rows = f["tasks"][...]
+        latest = {}
+        for i, row in enumerate(rows):
+            if row["committed"] == 1 and row["key"] != b"":
+                latest[row["key"].decode()] = i
+        samples = {k: f["samples/" + k][...] for k in ("name", "label", "object_score")}
+        p_score, p_label = f["points/score"][...], f["points/label"][...]
+        for key, i in latest.items():
+            row = rows[i]
+            rec = {n: (row[n].decode() if isinstance(row[n], bytes) else row[n]) for n in rows.dtype.names}
+            sc = None
+            if row["sample_start"] >= 0:
+                s0, ns, p0, npt = row["sample_start"], row["nsamples"], row["point_start"], row["npoints"]
+                sc = {
+                    "names": [x.decode() for x in samples["name"][s0:s0 + ns]],
+                    "label": samples["label"][s0:s0 + ns],
+                    "object_score": samples["object_score"][s0:s0 + ns],
+                    "point_score": p_score[p0:p0 + npt],
+                    "point_label": p_label[p0:p0 + npt],
+                }
+            res[key] = (rec, sc)
+    return res
+
+
+def same_results(a, b, what):
+    check(sorted(a) == sorted(b), f"{what}: different task keys\n{sorted(a)}\n{sorted(b)}")
+    for k in a:
+        ra, sa = a[k]
+        rb, sb = b[k]
+        for m in ("status", "i_auroc", "p_auroc", "i_ap", "p_ap", "nsamples", "npoints"):
+            va, vb = ra[m], rb[m]
+            check(va == vb or (np.isnan(va) and np.isnan(vb)) if isinstance(va, float) else va == vb,
+                  f"{what}: {k} {m} {va} != {vb}")
+        check((sa is None) == (sb is None), f"{what}: {k} scores present in one only")
+        if sa is None:
+            continue
+        check(sa["names"] == sb["names"], f"{what}: {k} sample names differ")
+        for f_ in ("label", "object_score", "point_score", "point_label"):
+            check(np.array_equal(sa[f_], sb[f_]), f"{what}: {k} {f_} differ")
+
+
+def job_args(output, *extra):
+    return ["run", os.path.join(A.repo, "jobs/quick.cfg"), "--output", output, "--quiet", "--no-report"] + list(extra)
+
+
+def test_ranks():
+    """1, 2 and 3 ranks give identical metrics and identical scores, bit for bit."""
+    sweep = ["--sweep", "btf_raw.test_stride=3,5"]
+    results = {}
+    for n in (1, 2, 3):
+        out = f"r{n}.h5"
+        run(n, *job_args(out, *sweep))
+        results[n] = read_results(os.path.join(A.workdir, out))
+        check(len(results[n]) >= 8, f"{n} ranks: only {len(results[n])} tasks")
+        for k, (rec, sc) in results[n].items():
+            check(rec["status"] == 0, f"{n} ranks: task {k} failed: {rec['error']}")
+            check(0.0 <= rec["i_auroc"] <= 1.0 and 0.0 <= rec["p_auroc"] <= 1.0, f"{k}: metrics out of range")
+            check(len(sc["point_score"]) == rec["npoints"] > 0, f"{k}: point scores missing")
+    same_results(results[1], results[2], "1 vs 2 ranks")
+    same_results(results[1], results[3], "1 vs 3 ranks")
+    # the metrics stored are the metrics of the stored scores (sklearn as the oracle)
+    from sklearn.metrics import roc_auc_score, average_precision_score
+    for k, (rec, sc) in results[1].items():
+        check(abs(roc_auc_score(sc["label"], sc["object_score"]) - rec["i_auroc"]) < 1e-9, f"{k}: I-AUROC")
+        check(abs(roc_auc_score(sc["point_label"], sc["point_score"]) - rec["p_auroc"]) < 1e-9, f"{k}: P-AUROC")
+        check(abs(average_precision_score(sc["point_label"], sc["point_score"]) - rec["p_ap"]) < 1e-9, f"{k}: P-AP")
+    # ranks recorded: with 3 ranks, workers 1 and 2 ran the tasks
+    ranks = {rec["rank"] for rec, _ in results[3].values()}
+    check(ranks <= {1, 2} and len(ranks) >= 1, f"3 ranks: unexpected ranks {ranks}")
+
+
+def start_and_kill(out, victim, after_done, extra):
+    """Start a 3-rank run, wait until `after_done` tasks are reported, kill -9 one rank."""
+    cmd = ad3d_cmd(3, *[a for a in job_args(out, *extra) if a != "--quiet"])
+    p = subprocess.Popen(cmd, cwd=A.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    done = 0
+    t0 = time.time()
+    for line in p.stderr:
+        m = re.match(r"\[(\d+)/(\d+) done", line)
+        if m:
+            done = int(m.group(1))
+            total = int(m.group(2))
+            if done >= after_done:
+                break
+        if time.time() - t0 > 120:
+            break
+    check(done >= after_done and done < total, f"run reported {done} tasks before the kill")
+    # the rank processes are children of mpirun: rank 0 is the one whose OMPI_COMM_WORLD_RANK is 0
+    pids = subprocess.run(["pgrep", "-f", "--", f"--output {out}"], capture_output=True, text=True).stdout.split()
+    target = None
+    for pid in pids:
+        try:
+            env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={victim}".encode() in env:
+            target = int(pid)
+    check(target is not None, f"rank {victim} not found among {pids}")
+    os.kill(target, signal.SIGKILL)
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    check(p.returncode != 0, "mpirun succeeded although a rank was killed")
+    return done
+
+
+def resume_after_kill(victim):
+    sweep = ["--sweep", "btf_raw.test_stride=2,3,4,5,6,7"]
+    ref = "ref.h5"
+    run(1, *job_args(ref, *sweep))
+    reference = read_results(os.path.join(A.workdir, ref))
+    out = "killed.h5"
+    done = start_and_kill(out, victim, 4, sweep)
+    partial = read_results(os.path.join(A.workdir, out))  # readable with h5py after the kill
+    ok = [k for k, (r, _) in partial.items() if r["status"] == 0]
+    check(len(ok) >= done, f"{len(ok)} finished tasks in the file, {done} were reported done before the kill")
+    for k in ok:  # what was recorded is complete and correct
+        same_results({k: partial[k]}, {k: reference[k]}, f"recorded before the kill ({k})")
+    p = run(2, *[a for a in job_args(out, *sweep) if a != "--quiet"])
+    m = re.search(r"\((\d+) already done", p.stderr)
+    check(m and int(m.group(1)) == len(ok), f"resume did not skip the {len(ok)} finished tasks:\n{p.stderr}")
+    same_results(read_results(os.path.join(A.workdir, out)), reference, "resumed run vs uninterrupted run")
+
+
+def test_resume_worker_killed():
+    resume_after_kill(1)
+
+
+def test_resume_master_killed():
+    resume_after_kill(0)
+
+
+def quick_root():
+    run(None, "check", "embedded:quick")
+    cache = os.environ.get("AD3D_CACHE")
+    roots = [d for d in os.listdir(cache) if d.startswith("quick-v") and ".tmp" not in d]
+    check(len(roots) == 1, f"quick dataset not found in {cache}: {roots}")
+    return os.path.join(cache, roots[0])
+
+
+def test_failing_task():
+    """A truncated PCD fails its task with a clear error; the other tasks finish."""
+    src = quick_root()
+    root = os.path.join(A.workdir, "broken")
+    shutil.copytree(src, root)
+    classes = sorted(os.listdir(root))
+    bad_cls = classes[0]
+    test_dir = os.path.join(root, bad_cls, "test")
+    victim = sorted(f for f in os.listdir(test_dir) if "positive" in f)[0]
+    path = os.path.join(test_dir, victim)
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) - 100])
+    p = run(2, "run", "--dataset", f"anomaly_shapenet:{root}", "--methods", "btf_raw", "--output", "broken.h5",
+            "--set", "btf_raw.test_stride=5", expect=1)
+    check("1 failed" in p.stderr, f"summary does not say 1 failed:\n{p.stderr}")
+    res = read_results(os.path.join(A.workdir, "broken.h5"))
+    check(len(res) == len(classes), f"{len(res)} tasks recorded, expected {len(classes)}")
+    for k, (rec, _) in res.items():
+        if f"/{bad_cls}@" in k:
+            check(rec["status"] == 1, f"{k} should have failed")
+            check(victim in rec["error"] and "truncated" in rec["error"], f"unclear error: {rec['error']}")
+        else:
+            check(rec["status"] == 0, f"{k} failed: {rec['error']}")
+    check(victim in p.stdout, "the report does not list the failed task's error")
+
+
+def test_cli_errors():
+    cfg = os.path.join(A.workdir, "typo.cfg")
+    open(cfg, "w").write('run = {\n  seed = 1;\n};\nbtf_raw = {\n  train_strid = 3;\n};\n')
+    p = run(1, "run", cfg, "--output", "x.h5", expect=101)
+    check("typo.cfg:5" in p.stderr and "train_strid" in p.stderr, f"unclear config error:\n{p.stderr}")
+    p = run(1, "run", "--set", "run.sed=3", expect=101)
+    check("run.sed" in p.stderr, f"unclear --set error:\n{p.stderr}")
+    p = run(None, "run", "--bogus", expect=101)
+    check("--bogus" in p.stderr, "unknown option not named")
+    p = run(1, "run", "--dataset", "anomaly_shapenet:/nonexistent/x", "--output", "y.h5", expect=101)
+    check("/nonexistent/x" in p.stderr, f"missing dataset folder not named:\n{p.stderr}")
+
+
+def test_report():
+    run(2, *job_args("rep.h5"))
+    md = run(None, "report", "rep.h5").stdout
+    check("I-AUROC on quick" in md and "P-AUROC on quick" in md and "| BTF(Raw) |" in md, f"markdown:\n{md}")
+    res = read_results(os.path.join(A.workdir, "rep.h5"))
+    csv = run(None, "report", "rep.h5", "--format", "csv").stdout
+    rows = [l.split(",") for l in csv.splitlines() if l.startswith("BTF(Raw)")]
+    check(len(rows) == 2, f"csv rows:\n{csv}")
+    header = [l.split(",") for l in csv.splitlines() if l.startswith("method,")][0]
+    vals = dict(zip(header[1:], map(float, rows[0][1:])))
+    for k, (rec, _) in res.items():
+        cls = k.split("/")[2].split("@")[0]
+        check(abs(vals[cls] - rec["i_auroc"]) < 1e-6, f"csv I-AUROC of {cls}")
+    mean = np.mean([r["i_auroc"] for r, _ in res.values()])
+    check(abs(vals["mean"] - mean) < 1e-6, "csv mean is not the mean over classes")
+    tex = run(None, "report", "rep.h5", "--format", "latex").stdout
+    check("\\begin{tabular}" in tex, "latex")
+    paper = run(None, "report", "rep.h5", "--paper").stdout
+    check("BTF(Raw) (paper)" in paper and "0.493" in paper, f"--paper rows missing:\n{paper}")
+
+
+def test_info():
+    p = run(None, "info")
+    for s in ("btf_raw", "anomaly_shapenet", "real3d_ad", "Open MPI", "OpenBLAS", "HDF5 1."):
+        check(s in p.stdout, f"`ad3d info` lacks {s}:\n{p.stdout}")
+
+
+def test_check():
+    root = quick_root()
+    p = run(None, "check", root)
+    for cls in os.listdir(root):
+        check(cls in p.stdout, f"check output lacks class {cls}")
+    broken = os.path.join(A.workdir, "nogt")
+    shutil.copytree(root, broken)
+    cls = sorted(os.listdir(broken))[0]
+    gt = os.path.join(broken, cls, "GT")
+    removed = sorted(os.listdir(gt))[0]
+    os.remove(os.path.join(gt, removed))
+    p = run(None, "check", broken, expect=1)
+    check(removed.replace(".txt", "") in p.stdout + p.stderr, f"missing GT not reported:\n{p.stdout}")
+
+
+def main():
+    global A
+    ap = argparse.ArgumentParser()
+    ap.add_argument("test")
+    ap.add_argument("--ad3d", required=True)
+    ap.add_argument("--mpirun", required=True)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--repo", required=True)
+    A = ap.parse_args()
+    shutil.rmtree(A.workdir, ignore_errors=True)
+    os.makedirs(A.workdir)
+    globals()["test_" + A.test]()
+    print(f"runner_{A.test}: passed")
+
+
+if __name__ == "__main__":
+    main()
