@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  --output FILE                run.output         --seed N          run.seed\n"
           "  --set KEY=VALUE              override any config key (repeatable)\n"
           "  --sweep KEY=V1,V2,...        add a sweep over KEY (repeatable; a grid unless run.sweep_mode=zip)\n"
+          "  --slice I/N                  run only slice I of N of the task list (job arrays; 0 <= I < N)\n"
           "  --format md|csv|latex        format of the tables printed at the end (default md)\n"
           "  --no-report                  do not print the tables\n"
           "  --force                      resume even if the results file holds another config\n"
@@ -110,6 +111,13 @@ int cmd_run(int argc, char **argv) {
       if (!dataset_sets(argv[++i], &sets)) {
         fprintf(stderr, "ad3d run: --dataset %s: expected [NAME=]LAYOUT:ROOT, e.g. real3d_ad:/data/Real3D-AD\n",
                 argv[i]);
+        bad = 1;
+      }
+    } else if (!strcmp(o, "--slice")) {
+      char end = 0;
+      if (sscanf(argv[++i], "%d/%d%c", &a.slice_index, &a.slice_count, &end) != 2 || a.slice_count < 1 ||
+          a.slice_index < 0 || a.slice_index >= a.slice_count) {
+        fprintf(stderr, "ad3d run: --slice %s: expected I/N with 0 <= I < N\n", argv[i]);
         bad = 1;
       }
     } else if (!strcmp(o, "--format")) {

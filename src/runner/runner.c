@@ -324,6 +324,13 @@ static char *gather_hosts(MPI_Comm comm, int rank, int size) {
 static ad3d_status master_prepare(const runner_args *a, const job_t *job, int size, const char *hosts, task_t **tasks,
                                   int *ntasks, results_t **res) {
   TRY(tasks_expand(job, tasks, ntasks));
+  if (a->slice_count > 0) { /* round robin over the cost order keeps the slices balanced */
+    int k = 0;
+    for (int i = 0; i < *ntasks; i++)
+      if (i % a->slice_count == a->slice_index)
+        (*tasks)[k++] = (*tasks)[i];
+    *ntasks = k;
+  }
   const opts_t *o = &job->variants[0].opts;
   results_meta meta = {
       .program_version = AD3D_PROGRAM_VERSION,

@@ -22,6 +22,8 @@ typedef struct {
   int nsweeps;
   int quiet;               /* no progress lines */
   int force;               /* resume even if the stored config differs */
+  int slice_index;         /* run only the tasks i with i % slice_count == slice_index of the */
+  int slice_count;         /* cost-ordered task list (a Slurm job array element); 0: all tasks */
 } runner_args;
 
 typedef struct {
