@@ -261,6 +261,26 @@ def test_report():
     check("BTF(Raw) (paper)" in paper and "0.493" in paper, f"--paper rows missing:\n{paper}")
 
 
+def test_master_idle():
+    """The waiting master sleeps between polls: its CPU time is a small part of the run's wall time."""
+    wrapper = os.path.join(A.workdir, "rank0time.sh")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nif [ "$OMPI_COMM_WORLD_RANK" = 0 ]; then\n'
+                '  exec /usr/bin/time -f "rank0 cpu %U %S wall %e" "$@"\nfi\nexec "$@"\n')
+    os.chmod(wrapper, 0o755)
+    args = job_args("idle.h5", "--set", "btf_raw.train_stride=1", "--set", "btf_raw.test_stride=1",
+                    "--sweep", "btf_raw.topk=" + ",".join(str(k) for k in range(1, 9)))
+    p = subprocess.run([A.mpirun, "--oversubscribe", "-np", "2", wrapper, A.ad3d] + args, cwd=A.workdir,
+                       capture_output=True, text=True, timeout=240)
+    check(p.returncode == 0, f"run failed:\n{p.stderr}")
+    m = re.search(r"rank0 cpu ([\d.]+) ([\d.]+) wall ([\d.]+)", p.stderr)
+    check(m is not None, f"no timing line:\n{p.stderr}")
+    cpu, wall = float(m.group(1)) + float(m.group(2)), float(m.group(3))
+    print(f"rank 0: {cpu:.2f} s CPU in {wall:.2f} s wall")
+    check(wall > 1.0, f"the run was too short ({wall} s) to tell")
+    check(cpu < 0.35 * wall, f"rank 0 kept a core busy: {cpu:.2f} s CPU in {wall:.2f} s")
+
+
 def test_info():
     p = run(None, "info")
     for s in ("btf_raw", "anomaly_shapenet", "real3d_ad", "Open MPI", "OpenBLAS", "HDF5 1."):
