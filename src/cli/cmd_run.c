@@ -166,6 +166,8 @@ int cmd_run(int argc, char **argv) {
     }
   }
   MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  fflush(stdout);
+  fflush(stderr);
   MPI_Finalize();
 done:
   for (int i = 0; i < sets.n; i++)

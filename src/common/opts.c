@@ -255,7 +255,14 @@ int opt_value_format(const opt_value *v, char *buf, int size) {
   switch (v->type) {
   case OPT_INT: return snprintf(buf, (size_t)size, "%lld", (long long)v->i);
   case OPT_REAL: {
-    int n = snprintf(buf, (size_t)size, "%.17g", v->r);
+    /* the shortest of %.15g/%.16g/%.17g that reads back exactly: 0.03, not 0.029999999999999999 */
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+      snprintf(tmp, sizeof tmp, "%.*g", prec, v->r);
+      if (strtod(tmp, NULL) == v->r)
+        break;
+    }
+    int n = snprintf(buf, (size_t)size, "%s", tmp);
     /* libconfig needs a '.' or exponent to read a real back as a real */
     if (n > 0 && n + 2 < size && !strpbrk(buf, ".eEn"))
       n += snprintf(buf + n, (size_t)(size - n), ".0");
