@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "geom/nnsearch.h"
+
 ad3d_status objscore_parse(const char *name, objscore_rule *rule) {
   if (!strcmp(name, "max"))
     *rule = OBJSCORE_MAX;
@@ -74,4 +76,40 @@ double objscore_reweighted3(const float *feats, const float *nn_dist, int64_t n,
     return s_star;
   double w = 1.0 - exp(s_star / D) / denom;
   return w * s_star;
+}
+
+double objscore_reweighted(const float *feats, int D, const float *nn_dist, const int64_t *nn_idx, int64_t n,
+                           const float *mem, int64_t nmem, int k) {
+  int64_t s_idx = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (nn_dist[i] > nn_dist[s_idx])
+      s_idx = i;
+  const double s_star = nn_dist[s_idx];
+  const float *m_test = feats + (int64_t)D * s_idx;
+  int64_t star;
+  float d2;
+  if (k < 2)
+    k = 2;
+  if (k > 16)
+    k = 16;
+  /* k <= 16 and D >= 1: the brute-force searches below cannot fail */
+  if (nn_idx)
+    star = nn_idx[s_idx];
+  else
+    (void)nnsearch_knn_brute(mem, nmem, D, m_test, 1, 1, &star, &d2);
+  int64_t nbr[16];
+  float nd2[16];
+  (void)nnsearch_knn_brute(mem, nmem, D, mem + (int64_t)D * star, 1, k, nbr, nd2);
+  const double sD = sqrt((double)D);
+  double denom = 0;
+  int got = 0;
+  for (int j = 1; j < k; j++) {
+    if (nbr[j] < 0)
+      break;
+    denom += exp(sqrt(nnsearch_dist2(m_test, mem + (int64_t)D * nbr[j], D)) / sD);
+    got++;
+  }
+  if (got == 0) /* a one-entry memory bank: no neighbours to re-weight with */
+    return s_star;
+  return (1.0 - exp(s_star / sD) / denom) * s_star;
 }

@@ -33,4 +33,11 @@ double objscore_topk_mean(const float *scores, int64_t n, int64_t k);
 double objscore_reweighted3(const float *feats, const float *nn_dist, int64_t n, const float *mem,
                             const kdtree *tree, int k);
 
+/* Re-weighted max for D-dimensional features (any D >= 1): feats (n, D) test features, nn_dist (n) their
+ * distances to the memory bank mem (nmem, D), nn_idx (n) the index of each one's nearest memory entry
+ * (or NULL: m* is then found here by brute force). The k nearest memory entries of m* (ties: smaller
+ * index) are found by brute force (O(nmem D)); k is clamped to [2, 16]. n >= 1, nmem >= 1. */
+double objscore_reweighted(const float *feats, int D, const float *nn_dist, const int64_t *nn_idx, int64_t n,
+                           const float *mem, int64_t nmem, int k);
+
 #endif

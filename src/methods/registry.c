@@ -4,9 +4,19 @@
 #include "methods/method.h"
 
 extern const method_vt method_btf_raw;
+extern const method_vt method_btf_fpfh;
+extern const method_vt method_patchcore_fpfh;
+extern const method_vt method_patchcore_fpfh_raw;
+extern const method_vt method_reg3dad;
+extern const method_vt method_curvature;
 
 const method_vt *const method_registry[] = {
     &method_btf_raw,
+    &method_btf_fpfh,
+    &method_patchcore_fpfh,
+    &method_patchcore_fpfh_raw,
+    &method_reg3dad,
+    &method_curvature,
     NULL,
 };
 
