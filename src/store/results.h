@@ -75,8 +75,15 @@ ad3d_status results_close(results_t *r);
 ad3d_status results_read_tasks(const char *path, task_record **recs, int64_t *n);
 /* Read the scores of one task key. AD3D_ENOTFOUND if it has none. */
 ad3d_status results_read_scores(const char *path, const char *key, task_scores *out);
-/* Read a root string attribute ("config", "program_version", "hosts", "start_time", "end_time"). */
+/* Read a root string attribute ("config", "program_version", "hosts", "start_time", "end_time").
+ * Numeric attributes ("format_version", "seed", "ranks") come back in decimal. *value: malloc'd.
+ * AD3D_ENOTFOUND if the file has no such attribute. */
 ad3d_status results_read_attr(const char *path, const char *name, char **value);
+/* Make a killed run's file openable by plain (non-SWMR) HDF5 readers such as h5py without
+ * swmr=True, as `h5clear -s --increment=0` would: clears the superblock's "open for writing" mark
+ * and moves the end-of-allocation to the end of the file. Records nothing; a no-op on a file that
+ * was closed cleanly. AD3D_EIO if a writer holds the file. */
+ad3d_status results_repair(const char *path);
 
 /* Library version string, e.g. "HDF5 1.10.8". */
 const char *results_hdf5_version(void);
