@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config openmpi-bin libopenmpi-dev libopenblas-dev libhdf5-dev
       libconfig-dev libcmocka-dev)
 if [[ " $* " == *" --tests "* ]]; then
-  pkgs+=(python3-numpy python3-h5py python3-sklearn python3-open3d hdf5-tools time procps)
+  pkgs+=(python3-numpy python3-h5py python3-sklearn python3-open3d python3-matplotlib hdf5-tools time procps slurm-wlm munge)
 fi
 
 missing=()

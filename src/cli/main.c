@@ -11,6 +11,9 @@ static void usage(FILE *f) {
           "commands:\n"
           "  run [JOB.cfg] [options]   run a benchmark job (under mpirun for several ranks)\n"
           "  report RESULTS.h5         I-AUROC and P-AUROC tables of a results file\n"
+          "  status RESULTS.h5         how far a job has got: done, failed, running, left\n"
+          "  merge OUT.h5 IN.h5...     join results files (job array slices) into one\n"
+          "  plan RESULTS.h5           replay measured task times on R ranks: makespan vs ideal\n"
           "  check ROOT                validate a dataset folder\n"
           "  info                      methods, dataset layouts and library versions\n"
           "  defaults                  every config key with its default and help\n"
@@ -34,6 +37,12 @@ int main(int argc, char **argv) {
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "defaults"))
     return cmd_defaults(argc - 1, argv + 1);
+  if (!strcmp(cmd, "merge"))
+    return cmd_merge(argc - 1, argv + 1);
+  if (!strcmp(cmd, "status"))
+    return cmd_status(argc - 1, argv + 1);
+  if (!strcmp(cmd, "plan"))
+    return cmd_plan(argc - 1, argv + 1);
   fprintf(stderr, "ad3d: unknown command \"%s\"\n\n", cmd);
   usage(stderr);
   return 2;
