@@ -15,6 +15,8 @@ static void usage(FILE *f) {
           "  merge OUT.h5 IN.h5...     join results files (job array slices) into one\n"
           "  plan RESULTS.h5           replay measured task times on R ranks: makespan vs ideal\n"
           "  check ROOT                validate a dataset folder\n"
+          "  synth [options] OUT       make an anomaly dataset (procedural classes or a folder of meshes)\n"
+          "  render ...                PNG of a sample coloured by its scores beside its ground truth\n"
           "  info                      methods, dataset layouts and library versions\n"
           "  defaults                  every config key with its default and help\n"
           "\n"
@@ -33,6 +35,10 @@ int main(int argc, char **argv) {
     return cmd_report(argc - 1, argv + 1);
   if (!strcmp(cmd, "check"))
     return cmd_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "synth"))
+    return cmd_synth(argc - 1, argv + 1);
+  if (!strcmp(cmd, "render"))
+    return cmd_render(argc - 1, argv + 1);
   if (!strcmp(cmd, "info"))
     return cmd_info(argc - 1, argv + 1);
   if (!strcmp(cmd, "defaults"))

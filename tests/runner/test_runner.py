@@ -283,6 +283,33 @@ def test_master_idle():
     check(cpu < 0.35 * wall, f"rank 0 kept a core busy: {cpu:.2f} s CPU in {wall:.2f} s")
 
 
+def read_ppm(path):
+    data = open(path, "rb").read()
+    parts = data.split(b"\n", 3)
+    w, h = map(int, parts[1].split())
+    return np.frombuffer(parts[3], np.uint8).reshape(h, w, 3)
+
+
+def test_render():
+    """`ad3d render` draws a scored sample from a results file: scores left, ground truth right."""
+    run(2, *job_args("render.h5"))
+    res = read_results(os.path.join(A.workdir, "render.h5"))
+    key = sorted(res)[0]
+    p = run(None, "render", "render.h5", "--task", key, "-o", "r.png", "--panel", "200")
+    png = os.path.join(A.workdir, "r.png")
+    ppm = os.path.join(A.workdir, "r.ppm")
+    subprocess.run(["/usr/bin/python3", os.path.join(A.repo, "tests/synth/png_decode.py"), png, ppm], check=True)
+    img = read_ppm(ppm).astype(int)
+    check(img.shape == (200, 400, 3), f"image shape {img.shape}")
+    red = (img[..., 0] > 120) & (img[..., 1] < 80) & (img[..., 2] < 80)
+    check(red[:, 200:].sum() > 0, "no anomalous (red) points in the ground-truth panel")
+    check(red[:, :200].sum() < red.size, "the score panel is all red")
+    grey = (abs(img[..., 0] - img[..., 1]) < 8) & (abs(img[..., 1] - img[..., 2]) < 8) & (img[..., 0] < 200)
+    check(grey[:, 200:].sum() > 10 * red[:, 200:].sum(), "ground truth panel: normal points should dominate")
+    p = run(None, "render", "render.h5", "--task", "nope/quick/x@default", expect=1)
+    check("nope/quick/x@default" in p.stderr, f"unclear error for an unknown task:\n{p.stderr}")
+
+
 def test_info():
     p = run(None, "info")
     for s in ("btf_raw", "anomaly_shapenet", "real3d_ad", "Open MPI", "OpenBLAS", "HDF5 1."):
