@@ -27,4 +27,6 @@ build=${BUILD_DIR:-build}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${CMAKE_ARGS:-} > "$build.configure.log" 2>&1 ||
   { cat "$build.configure.log"; exit 1; }
 rm -f "$build.configure.log"
-cmake --build "$build" -j "$(nproc)"
+echo "setup: building in $build/ (log: $build.build.log)" >&2
+cmake --build "$build" -j "$(nproc)" > "$build.build.log" 2>&1 || { tail -n 60 "$build.build.log"; exit 1; }
+rm -f "$build.build.log"
