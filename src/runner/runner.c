@@ -339,7 +339,19 @@ static ad3d_status master_prepare(const runner_args *a, const job_t *job, int si
       .ranks = size,
       .hosts = hosts ? hosts : "",
   };
-  ad3d_status st = results_open(opts_str(o, "run.output"), &meta, a->force, res);
+  const char *output = opts_str(o, "run.output");
+  const char *slash = strrchr(output, '/');
+  if (slash && slash > output) { /* the results file's folder may not exist yet */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - output), output);
+    ad3d_status st = mkdir_p(dir);
+    if (st) {
+      free(*tasks);
+      *tasks = NULL;
+      return ad3d_fail_context(st, "run.output");
+    }
+  }
+  ad3d_status st = results_open(output, &meta, a->force, res);
   if (st) {
     free(*tasks);
     *tasks = NULL;

@@ -17,9 +17,10 @@
  *  - no write can be torn in a way that damages recorded data. SIGKILL can cut a write() between
  *    two 4 KiB pages, so: the file uses paged file-space aggregation with 4 KiB pages (every
  *    metadata block smaller than a page lies inside one page and is written whole), the chunk
- *    indexes stay below 4 KiB blocks for files up to the sizes in FORMAT.md, and no dataset is
- *    compressed (a compressed chunk moves when rewritten, an uncompressed one keeps its address
- *    and rewriting it repeats the existing rows' bytes, so a torn rewrite only cuts new rows);
+ *    indexes stay below 4 KiB blocks for files up to the sizes in FORMAT.md, no dataset is
+ *    compressed (a compressed chunk moves when rewritten; an uncompressed one never does) and the
+ *    writer has no chunk cache, so an append writes just its own new rows and points: a torn
+ *    write can only cut the task being recorded;
  *  - a killed writer leaves the superblock marked "open for SWMR write" and maybe an end-of-
  *    allocation (EOA) below data it wrote: readers fall back to SWMR read, and the writer reopens
  *    with the mark cleared and the EOA moved past the end of file before it allocates.
@@ -31,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

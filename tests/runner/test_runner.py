@@ -243,11 +243,11 @@ def test_cli_errors():
 
 
 def test_report():
-    run(2, *job_args("rep.h5"))
-    md = run(None, "report", "rep.h5").stdout
+    run(2, *job_args("new/folder/rep.h5"))  # the results file's folder is created
+    md = run(None, "report", "new/folder/rep.h5").stdout
     check("I-AUROC on quick" in md and "P-AUROC on quick" in md and "| BTF(Raw) |" in md, f"markdown:\n{md}")
-    res = read_results(os.path.join(A.workdir, "rep.h5"))
-    csv = run(None, "report", "rep.h5", "--format", "csv").stdout
+    res = read_results(os.path.join(A.workdir, "new/folder/rep.h5"))
+    csv = run(None, "report", "new/folder/rep.h5", "--format", "csv").stdout
     rows = [l.split(",") for l in csv.splitlines() if l.startswith("BTF(Raw)")]
     check(len(rows) == 2, f"csv rows:\n{csv}")
     header = [l.split(",") for l in csv.splitlines() if l.startswith("method,")][0]
@@ -257,9 +257,9 @@ def test_report():
         check(abs(vals[cls] - rec["i_auroc"]) < 1e-6, f"csv I-AUROC of {cls}")
     mean = np.mean([r["i_auroc"] for r, _ in res.values()])
     check(abs(vals["mean"] - mean) < 1e-6, "csv mean is not the mean over classes")
-    tex = run(None, "report", "rep.h5", "--format", "latex").stdout
+    tex = run(None, "report", "new/folder/rep.h5", "--format", "latex").stdout
     check("\\begin{tabular}" in tex, "latex")
-    paper = run(None, "report", "rep.h5", "--paper").stdout
+    paper = run(None, "report", "new/folder/rep.h5", "--paper").stdout
     check("BTF(Raw) (paper)" in paper and "0.493" in paper, f"--paper rows missing:\n{paper}")
 
 
