@@ -15,6 +15,7 @@ int cmd_report(int argc, char **argv);
 int cmd_defaults(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_render(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_plan(int argc, char **argv);

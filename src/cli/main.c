@@ -11,6 +11,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  run [JOB.cfg] [options]   run a benchmark job (under mpirun for several ranks)\n"
           "  report RESULTS.h5         I-AUROC and P-AUROC tables of a results file\n"
+          "  pretrain [options]        pre-train (or fine-tune) Point-MAE on a corpus (under mpirun for several ranks)\n"
           "  status RESULTS.h5         how far a job has got: done, failed, running, left\n"
           "  merge OUT.h5 IN.h5...     join results files (job array slices) into one\n"
           "  plan RESULTS.h5           replay measured task times on R ranks: makespan vs ideal\n"
@@ -35,6 +36,8 @@ int main(int argc, char **argv) {
     return cmd_report(argc - 1, argv + 1);
   if (!strcmp(cmd, "check"))
     return cmd_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "pretrain"))
+    return cmd_pretrain(argc - 1, argv + 1);
   if (!strcmp(cmd, "synth"))
     return cmd_synth(argc - 1, argv + 1);
   if (!strcmp(cmd, "render"))

@@ -17,7 +17,15 @@
  * sample is scored against the others (leave one out, 1-NN over their strided points), and lo, hi are
  * the smallest and largest of those point scores; every score s becomes (s - lo) / (hi - lo) (lo = 0,
  * hi = 1 with one training sample). The map is increasing, so AUROCs do not change; it puts the banks
- * on one scale for when the Point-MAE bank joins.
+ * on one scale.
+ * Point-MAE bank (`pointmae` on, with a `checkpoint`; the published Reg3D-AD uses both banks): the registered
+ * clouds' per-patch Point-MAE features (maefeat.h: blocks 3, 7, 11, `num_group` patches of `group_size`
+ * points, the unit-sphere transform of the first training sample) form a second bank, reduced by the same
+ * coreset; a patch's score is its distance to the nearest memory feature, every point takes its nearest
+ * patch centre's score, normalised like the xyz bank (leave-one-out bounds over the training samples'
+ * patches); the point score is the mean of the two normalised banks, the object score the mean of the two
+ * banks' normalised object scores (each by `object_score` over its own scores), as main_reg3dad.py averages
+ * its two min-max normalised banks.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +34,7 @@
 #include "geom/coreset.h"
 #include "geom/kdtree.h"
 #include "methods/featbank.h"
+#include "methods/maefeat.h"
 #include "methods/method.h"
 #include "methods/objscore.h"
 
@@ -46,6 +55,9 @@ static const opt_spec reg3dad_opts[] = {
     {"object_score", OPT_STRING, "max", 1, 0, "object score rule: max, reweighted or topk_mean"},
     {"reweight_k", OPT_INT, "3", 2, 16, "neighbours of m* in the re-weighting"},
     {"topk", OPT_INT, "10", 1, 1e9, "k of the topk_mean object score"},
+    {"pointmae", OPT_BOOL, "false", 1, 0,
+     "add the Point-MAE feature bank (the published Reg3D-AD averages both banks; needs checkpoint)"},
+    MAEFEAT_OPTS("1024", "128"),
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -58,6 +70,10 @@ typedef struct {
   rng_t rng;
   featbank_reg reg;
   featbank bank;
+  int pointmae;         /* the Point-MAE bank is on */
+  maefeat pm;
+  featbank pbank;
+  double plo, phi;      /* its normalisation bounds */
 } reg3dad;
 
 static void reg3dad_destroy(void *state) {
@@ -66,6 +82,8 @@ static void reg3dad_destroy(void *state) {
     return;
   featbank_free(&m->bank);
   featbank_reg_free(&m->reg);
+  maefeat_free(&m->pm);
+  featbank_free(&m->pbank);
   free(m);
 }
 
@@ -88,6 +106,8 @@ static ad3d_status reg3dad_create(const opts_t *o, rng_t *rng, void **state) {
   m->reweight_k = (int)opts_int(o, "reg3dad.reweight_k");
   m->topk = opts_int(o, "reg3dad.topk");
   m->lo = 0, m->hi = 1;
+  m->plo = 0, m->phi = 1;
+  m->pointmae = opts_bool(o, "reg3dad.pointmae");
   const char *cs = opts_str(o, "reg3dad.coreset");
   ad3d_status st = AD3D_OK;
   if (!strcmp(cs, "approx") || !strcmp(cs, "none"))
@@ -96,8 +116,10 @@ static ad3d_status reg3dad_create(const opts_t *o, rng_t *rng, void **state) {
     st = ad3d_fail(AD3D_EINVAL, "reg3dad.coreset: unknown sampler \"%s\" (approx, none)", cs);
   if (!st && (st = objscore_parse(opts_str(o, "reg3dad.object_score"), &m->rule)))
     ad3d_fail_context(st, "reg3dad.object_score");
+  if (!st && m->pointmae)
+    st = maefeat_init(&m->pm, "reg3dad", o);
   if (st) {
-    free(m);
+    reg3dad_destroy(m);
     return st;
   }
   *state = m;
@@ -141,6 +163,134 @@ static ad3d_status loo_bounds(reg3dad *m, float *const *reg, const int64_t *n, i
   if (isfinite(lo) && isfinite(hi) && hi > lo)
     m->lo = lo, m->hi = hi;
   return AD3D_OK;
+}
+
+/* ---- the Point-MAE bank ---------------------------------------------------------------------------- */
+
+/* plo, phi: the leave-one-out patch scores of the training samples' features ft[s] (G[s], d). */
+static ad3d_status pmae_loo_bounds(reg3dad *m, float *const *ft, const int *G, int ntrain, int d) {
+  if (ntrain < 2)
+    return AD3D_OK;
+  double lo = INFINITY, hi = -INFINITY;
+  for (int s = 0; s < ntrain; s++) {
+    int64_t total = 0, k = 0;
+    for (int u = 0; u < ntrain; u++)
+      total += u != s ? G[u] : 0;
+    float *others = malloc(sizeof(float) * (size_t)total * d), *dist = malloc(sizeof(float) * (size_t)G[s]);
+    if (!others || !dist) {
+      free(others);
+      free(dist);
+      return ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory for the Point-MAE bounds");
+    }
+    for (int u = 0; u < ntrain; u++)
+      if (u != s) {
+        memcpy(others + k * d, ft[u], sizeof(float) * (size_t)G[u] * d);
+        k += G[u];
+      }
+    featbank tmp;
+    ad3d_status st = featbank_build(&tmp, others, total, d); /* takes others */
+    if (!st)
+      st = featbank_nn(&tmp, ft[s], G[s], dist, NULL);
+    for (int i = 0; !st && i < G[s]; i++) {
+      lo = dist[i] < lo ? dist[i] : lo;
+      hi = dist[i] > hi ? dist[i] : hi;
+    }
+    featbank_free(&tmp);
+    free(dist);
+    if (st)
+      return st;
+  }
+  if (isfinite(lo) && isfinite(hi) && hi > lo)
+    m->plo = lo, m->phi = hi;
+  return AD3D_OK;
+}
+
+/* The Point-MAE bank from the registered training clouds reg[s] (n[s], 3). */
+static ad3d_status pmae_fit(reg3dad *m, float *const *reg, const int64_t *n, int ntrain) {
+  maefeat_fit_transform(&m->pm, reg[0], n[0]);
+  const int d = maefeat_dim(&m->pm);
+  float **ft = calloc((size_t)ntrain, sizeof *ft), *cand = NULL; /* ft[s] (G[s], d) */
+  int *G = calloc((size_t)ntrain, sizeof *G);
+  int64_t total = 0, *sel = NULL, nbank = 0;
+  ad3d_status st = AD3D_OK;
+  if (!ft || !G) {
+    st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory");
+    goto cleanup;
+  }
+  for (int s = 0; s < ntrain; s++) {
+    float *cen = NULL;
+    st = maefeat_compute(&m->pm, reg[s], n[s], &cen, &ft[s], &G[s]);
+    free(cen);
+    if (st)
+      goto cleanup;
+    total += G[s];
+  }
+  if (m->normalize && (st = pmae_loo_bounds(m, ft, G, ntrain, d)))
+    goto cleanup;
+  if (m->use_coreset && coreset_size(&m->copts, total) < total) {
+    float *all = malloc(sizeof(float) * (size_t)total * d);
+    int64_t k = 0;
+    if (!all) {
+      st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory for %lld Point-MAE features", (long long)total);
+      goto cleanup;
+    }
+    for (int s = 0; s < ntrain; k += G[s], s++)
+      memcpy(all + k * d, ft[s], sizeof(float) * (size_t)G[s] * d);
+    st = coreset_select(all, total, d, &m->copts, &m->rng, &sel, &nbank);
+    if (!st && !(cand = malloc(sizeof(float) * (size_t)nbank * d)))
+      st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory for the Point-MAE bank");
+    for (int64_t j = 0; !st && j < nbank; j++)
+      memcpy(cand + j * d, all + sel[j] * d, sizeof(float) * (size_t)d);
+    free(all);
+  } else {
+    nbank = total;
+    if (!(cand = malloc(sizeof(float) * (size_t)total * d)))
+      st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory for the Point-MAE bank");
+    int64_t k = 0;
+    for (int s = 0; !st && s < ntrain; k += G[s], s++)
+      memcpy(cand + k * d, ft[s], sizeof(float) * (size_t)G[s] * d);
+  }
+  if (!st) {
+    st = featbank_build(&m->pbank, cand, nbank, d);
+    cand = NULL; /* owned by the bank now, or freed */
+  }
+cleanup:
+  for (int s = 0; ft && s < ntrain; s++)
+    free(ft[s]);
+  free(ft);
+  free(G);
+  free(cand);
+  free(sel);
+  return st;
+}
+
+/* Point-MAE bank scores of the registered cloud pts (n, 3): ps (n) per point, *obj the object score, both
+ * normalised by plo, phi. */
+static ad3d_status pmae_score(reg3dad *m, const float *pts, int64_t n, float *ps, double *obj) {
+  float *cen = NULL, *ft = NULL, *dist = NULL;
+  int64_t *idx = NULL;
+  int G = 0;
+  ad3d_status st = maefeat_compute(&m->pm, pts, n, &cen, &ft, &G);
+  if (st)
+    goto cleanup;
+  dist = malloc(sizeof(float) * (size_t)G);
+  idx = malloc(sizeof(int64_t) * (size_t)G);
+  if (!dist || !idx) {
+    st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory");
+    goto cleanup;
+  }
+  if ((st = featbank_nn(&m->pbank, ft, G, dist, idx)) || (st = featbank_fill(cen, dist, G, pts, n, ps)))
+    goto cleanup;
+  const double scale = 1.0 / (m->phi - m->plo);
+  *obj = (featbank_object(&m->pbank, m->rule, m->topk, m->reweight_k, ft, dist, idx, G) - m->plo) * scale;
+  for (int64_t i = 0; i < n; i++)
+    ps[i] = (float)((ps[i] - m->plo) * scale);
+cleanup:
+  free(cen);
+  free(ft);
+  free(dist);
+  free(idx);
+  return st;
 }
 
 static ad3d_status reg3dad_fit(void *state, const sample_t *train, int ntrain) {
@@ -205,6 +355,8 @@ static ad3d_status reg3dad_fit(void *state, const sample_t *train, int ntrain) {
   }
   st = featbank_build(&m->bank, cand, nbank, 3);
   cand = NULL; /* owned by the bank now, or freed */
+  if (!st && m->pointmae)
+    st = pmae_fit(m, reg, n, ntrain);
 cleanup:
   for (int s = 0; reg && s < ntrain; s++)
     free(reg[s]);
@@ -222,8 +374,9 @@ static ad3d_status reg3dad_score(void *state, const sample_t *s, float *point_sc
     return ad3d_fail(AD3D_EINVAL, "reg3dad: %s has no points", s->name);
   float *pts = malloc((size_t)n * 3 * sizeof *pts); /* (n, 3) registered */
   int64_t *idx = malloc((size_t)n * sizeof *idx);
+  float *ps = m->pointmae ? malloc((size_t)n * sizeof *ps) : NULL; /* (n) Point-MAE bank */
   ad3d_status st = AD3D_OK;
-  if (!pts || !idx) {
+  if (!pts || !idx || (m->pointmae && !ps)) {
     st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory scoring %s", s->name);
     goto cleanup;
   }
@@ -240,16 +393,28 @@ static ad3d_status reg3dad_score(void *state, const sample_t *s, float *point_sc
   for (int64_t i = 0; i < n; i++)
     point_scores[i] = (float)((point_scores[i] - m->lo) * scale);
   *object_score = (obj - m->lo) * scale;
+  if (m->pointmae) {
+    double pobj = 0;
+    if ((st = pmae_score(m, pts, n, ps, &pobj))) {
+      ad3d_fail_context(st, "reg3dad: %s", s->name);
+      goto cleanup;
+    }
+    for (int64_t i = 0; i < n; i++)
+      point_scores[i] = 0.5f * (point_scores[i] + ps[i]);
+    *object_score = 0.5 * (*object_score + pobj);
+  }
 cleanup:
   free(pts);
   free(idx);
+  free(ps);
   return st;
 }
 
 const method_vt method_reg3dad = {
     .name = "reg3dad",
     .title = "RegAD",
-    .help = "Reg3D-AD: registration onto the first template (RANSAC on FPFH), registered-xyz memory bank, 1-NN",
+    .help = "Reg3D-AD: registration onto the first template (RANSAC on FPFH), registered-xyz memory bank and "
+            "(pointmae) a Point-MAE feature bank, 1-NN, normalised and averaged",
     .opts = reg3dad_opts,
     .create = reg3dad_create,
     .fit = reg3dad_fit,

@@ -9,6 +9,8 @@ extern const method_vt method_patchcore_fpfh;
 extern const method_vt method_patchcore_fpfh_raw;
 extern const method_vt method_reg3dad;
 extern const method_vt method_curvature;
+extern const method_vt method_patchcore_pointmae;
+extern const method_vt method_m3dm;
 
 const method_vt *const method_registry[] = {
     &method_btf_raw,
@@ -17,6 +19,8 @@ const method_vt *const method_registry[] = {
     &method_patchcore_fpfh_raw,
     &method_reg3dad,
     &method_curvature,
+    &method_patchcore_pointmae,
+    &method_m3dm,
     NULL,
 };
 

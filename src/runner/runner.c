@@ -9,8 +9,10 @@
 
 #include "cfg/job.h"
 #include "common/util.h"
+#include "methods/maefeat.h"
 #include "runner/protocol.h"
 #include "runner/tasks.h"
+#include "store/checkpoint.h"
 #include "store/results.h"
 
 #define MPI_CHECK(call)                                                                          \
@@ -364,6 +366,7 @@ ad3d_status runner_run(const runner_args *a, MPI_Comm comm, FILE *out, runner_su
   MPI_CHECK(MPI_Comm_rank(comm, &rank));
   MPI_CHECK(MPI_Comm_size(comm, &size));
   memset(sum, 0, sizeof *sum);
+  maefeat_set_loader(checkpoint_load_model); /* methods read Point-MAE checkpoints through the store */
 
   job_t job = {0};
   ad3d_status st = job_load(a->config_path, a->sets, a->nsets, a->sweeps, a->nsweeps, &job);
