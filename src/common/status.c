@@ -35,7 +35,7 @@ ad3d_status ad3d_fail_context(ad3d_status s, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, errbuf, sizeof old);
-  snprintf(errbuf, sizeof errbuf, "%s: %s", prefix, old);
+  snprintf(errbuf, sizeof errbuf, "%s: %.1500s", prefix, old); /* a message may be cut, never overrun */
   return s;
 }
 
