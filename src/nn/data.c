@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "io/npy.h"
 #include "io/pcd.h"
+#include "synth/meshio.h"
 #include "synth/shapes.h"
 
 #define NSHAPES 5
@@ -133,7 +134,12 @@ static ad3d_status open_shapenet(const char *root, const char *split, corpus *c)
   return st;
 }
 
-/* Every .pcd / .npy below dir, depth first in sorted order. */
+static int is_mesh_file(const char *name) {
+  return str_ends_with(name, ".obj") || str_ends_with(name, ".ply") || str_ends_with(name, ".off") ||
+         str_ends_with(name, ".stl");
+}
+
+/* Every .pcd / .npy cloud and .obj / .ply / .off / .stl mesh below dir, depth first in sorted order. */
 static ad3d_status walk_files(corpus *c, int64_t *cap, const char *dir, int depth) {
   if (depth > 64)
     return ad3d_fail(AD3D_EINVAL, "%s: folders nested more than 64 deep", dir);
@@ -152,7 +158,8 @@ static ad3d_status walk_files(corpus *c, int64_t *cap, const char *dir, int dept
     if (is_dir(p)) {
       st = walk_files(c, cap, p, depth + 1);
       free(p);
-    } else if (is_file(p) && (str_ends_with(names[i], ".pcd") || str_ends_with(names[i], ".npy"))) {
+    } else if (is_file(p) && (str_ends_with(names[i], ".pcd") || str_ends_with(names[i], ".npy") ||
+                              is_mesh_file(names[i]))) {
       st = paths_push(c, cap, p);
     } else {
       free(p);
@@ -167,7 +174,8 @@ static ad3d_status open_folder(const char *dir, corpus *c) {
   int64_t cap = 0;
   TRY(walk_files(c, &cap, dir, 0));
   if (c->n == 0)
-    return ad3d_fail(AD3D_ENOTFOUND, "%s: no .pcd or .npy files in this folder or below it", dir);
+    return ad3d_fail(AD3D_ENOTFOUND, "%s: no .pcd or .npy files (nor .obj/.ply/.off/.stl meshes) in this folder or below it",
+                     dir);
   c->describe = str_printf("%lld files under %s", (long long)c->n, dir);
   return c->describe ? AD3D_OK : AD3D_ENOMEM;
 }
@@ -322,6 +330,27 @@ static ad3d_status shape_object(const corpus *c, int64_t i, int npoints, rng_t *
   return AD3D_OK;
 }
 
+/* npoints area-uniform points on the surface of the mesh in file p: out (npoints, 3). */
+static ad3d_status mesh_points(const char *p, int npoints, rng_t *rng, float *out) {
+  mesh_t m = {0};
+  mesh_sampler ms = {0};
+  double *xyz = NULL;
+  ad3d_status st = mesh_read(p, &m);
+  if (!st && (st = mesh_sampler_init(&ms, &m)))
+    ad3d_fail_context(st, "%s", p);
+  if (!st && !(xyz = malloc((size_t)npoints * 3 * sizeof *xyz)))
+    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory sampling %d points", p, npoints);
+  if (!st) {
+    mesh_sampler_draw(&ms, npoints, rng, xyz, NULL, NULL, NULL);
+    for (int64_t k = 0; k < 3 * (int64_t)npoints; k++)
+      out[k] = (float)xyz[k];
+  }
+  free(xyz);
+  mesh_sampler_free(&ms);
+  mesh_free(&m);
+  return st;
+}
+
 ad3d_status corpus_sample(const corpus *c, int64_t i, int npoints, rng_t *rng, float *out) {
   ASSERT(i >= 0 && i < c->n);
   if (npoints < 1)
@@ -333,12 +362,16 @@ ad3d_status corpus_sample(const corpus *c, int64_t i, int npoints, rng_t *rng, f
     if ((st = random_subset(c->clouds[i].xyz, c->clouds[i].n, npoints, rng, out)))
       ad3d_fail_context(st, "corpus cloud %lld", (long long)i);
   } else {
-    cloud_t cl = {0};
     const char *p = c->paths[i];
-    st = str_ends_with(p, ".npy") ? npy_read_cloud(p, &cl) : pcd_read(p, &cl, NULL);
-    if (!st && (st = random_subset(cl.xyz, cl.n, npoints, rng, out)))
-      ad3d_fail_context(st, "%s", p);
-    cloud_free(&cl);
+    if (is_mesh_file(p)) {
+      st = mesh_points(p, npoints, rng, out);
+    } else {
+      cloud_t cl = {0};
+      st = str_ends_with(p, ".npy") ? npy_read_cloud(p, &cl) : pcd_read(p, &cl, NULL);
+      if (!st && (st = random_subset(cl.xyz, cl.n, npoints, rng, out)))
+        ad3d_fail_context(st, "%s", p);
+      cloud_free(&cl);
+    }
   }
   if (!st)
     pc_normalize(out, npoints);

@@ -18,7 +18,8 @@
  *   a folder with train.txt and shapenet_pc/  ShapeNet-55 as Point-MAE ships it: the files named in
  *                  train.txt (one per line, e.g. 02691156-1021a0914a7207aff927ed529ad90a11.npy), read from
  *                  shapenet_pc/ (8192 x 3 float32 .npy each). "shapenet55:DIR:SPLIT" picks SPLIT.txt.
- *   any other folder   every .pcd and .npy file below it (recursively), in sorted path order.
+ *   any other folder   every .pcd and .npy cloud and .obj/.ply/.off/.stl mesh below it (recursively),
+ *                      in sorted path order; a mesh is sampled area-uniformly (synth/mesh.h) each time.
  * corpus_from_clouds wraps clouds already in memory (one class's training samples, for fine-tuning).
  * Files are read when sampled (io/pcd.h, io/npy.h); nothing is cached, so a corpus larger than memory
  * works, and a bad file fails the call that reads it with a message naming it.

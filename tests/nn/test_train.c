@@ -171,6 +171,23 @@ static void test_corpora(void **unused) {
   assert_int_equal(corpus_sample(c, 0, 32, &r, out), AD3D_OK);
   assert_int_equal(corpus_sample(c, 1, 32, &r, out), AD3D_OK);
   corpus_free(c);
+  /* a mesh: one triangle in the plane z = 2; sampled points lie on it (a normalised copy: z constant) */
+  char *p4 = str_printf("%s/b/tri.off", tmpl);
+  f = fopen(p4, "w");
+  fputs("OFF\n3 1 0\n0 0 2\n4 0 2\n0 3 2\n3 0 1 2\n", f);
+  fclose(f);
+  assert_int_equal(corpus_open(tmpl, &c), AD3D_OK);
+  assert_int_equal(corpus_size(c), 3);
+  assert_string_equal(corpus_path(c, 1), p4); /* b/a.pcd, b/tri.off, z.npy */
+  assert_int_equal(corpus_sample(c, 1, 32, &r, out), AD3D_OK);
+  for (int k = 0; k < 32; k++) {
+    assert_true(fabsf(out[3 * k + 2] - out[2]) < 1e-5f);
+    assert_true(out[3 * k] * out[3 * k] + out[3 * k + 1] * out[3 * k + 1] + out[3 * k + 2] * out[3 * k + 2] <=
+                1.0f + 1e-5f);
+  }
+  corpus_free(c);
+  unlink(p4);
+  free(p4);
   /* ShapeNet-55: train.txt names files under shapenet_pc/ (blank lines and spaces ignored) */
   char *l1 = str_printf("%s/02691156-aaa.npy", snpc), *l2 = str_printf("%s/03001627-bbb.npy", snpc);
   write_npy(l1, xyz, 40);
