@@ -12,21 +12,9 @@
 
 #include "common/util.h"
 #include "nn/data.h"
+#include "runner/mpiutil.h"
 #include "store/checkpoint.h"
 
-#define MPI_CHECK(call)                                                                          \
-  do {                                                                                           \
-    int mpi_rc_ = (call);                                                                        \
-    if (mpi_rc_ != MPI_SUCCESS) {                                                                \
-      char msg_[MPI_MAX_ERROR_STRING];                                                           \
-      int len_ = 0;                                                                              \
-      MPI_Error_string(mpi_rc_, msg_, &len_);                                                    \
-      int rank_ = -1;                                                                            \
-      MPI_Comm_rank(MPI_COMM_WORLD, &rank_);                                                     \
-      fprintf(stderr, "%s:%d: rank %d: %s failed: %s\n", __FILE__, __LINE__, rank_, #call, msg_); \
-      MPI_Abort(MPI_COMM_WORLD, 101);                                                            \
-    }                                                                                            \
-  } while (0)
 
 /* ---- options ------------------------------------------------------------------------------------------- */
 
@@ -164,47 +152,15 @@ char *pretrain_train_config(const pretrain_args *a) {
 
 /* ---- MPI helpers ----------------------------------------------------------------------------------------- */
 
-/* Wait for a request without spinning: poll, sleeping a little longer each time (up to 20 ms). */
-static void wait_sleepy(MPI_Request *req) {
-  long ns = 20000;
-  for (;;) {
-    int done = 0;
-    MPI_CHECK(MPI_Test(req, &done, MPI_STATUS_IGNORE));
-    if (done)
-      return;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-    if (ns < 20000000)
-      ns *= 2;
-  }
-}
-
-static void bcast_sleepy(void *buf, size_t bytes, MPI_Comm comm) {
-  for (size_t off = 0; off < bytes;) {
-    int n = bytes - off > (size_t)INT_MAX ? INT_MAX : (int)(bytes - off);
-    MPI_Request req;
-    MPI_CHECK(MPI_Ibcast((char *)buf + off, n, MPI_BYTE, 0, comm, &req));
-    wait_sleepy(&req);
-    off += (size_t)n;
-  }
-}
-
 static ad3d_status allreduce_sum(void *ctx, float *buf, size_t n) {
-  MPI_Comm comm = *(MPI_Comm *)ctx;
-  for (size_t off = 0; off < n;) {
-    int k = n - off > (size_t)INT_MAX ? INT_MAX : (int)(n - off);
-    MPI_Request req;
-    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, buf + off, k, MPI_FLOAT, MPI_SUM, comm, &req));
-    wait_sleepy(&req);
-    off += (size_t)k;
-  }
+  mpi_allreduce_sum_sleepy(buf, n, *(MPI_Comm *)ctx);
   return AD3D_OK;
 }
 
 /* Rank 0's status to every rank (others get a generic message when it failed). */
 static ad3d_status share_status(ad3d_status st, int rank, MPI_Comm comm, const char *what) {
   int32_t v = (int32_t)st;
-  bcast_sleepy(&v, sizeof v, comm);
+  mpi_bcast_sleepy(&v, sizeof v, comm);
   if (rank != 0 && v != AD3D_OK)
     return ad3d_fail((ad3d_status)v, "rank 0 failed %s", what);
   return (ad3d_status)v;
@@ -274,9 +230,9 @@ static ad3d_status share_model(mae_model **m, int64_t *epoch, int rank, MPI_Comm
   int64_t step = 0;
   if (rank == 0)
     cfg = (*m)->cfg, step = (*m)->step;
-  bcast_sleepy(&cfg, sizeof cfg, comm);
-  bcast_sleepy(&step, sizeof step, comm);
-  bcast_sleepy(epoch, sizeof *epoch, comm);
+  mpi_bcast_sleepy(&cfg, sizeof cfg, comm);
+  mpi_bcast_sleepy(&step, sizeof step, comm);
+  mpi_bcast_sleepy(epoch, sizeof *epoch, comm);
   ad3d_status st = AD3D_OK;
   if (rank != 0) {
     rng_t r;
@@ -288,10 +244,10 @@ static ad3d_status share_model(mae_model **m, int64_t *epoch, int rank, MPI_Comm
   if (!all)
     return st ? st : ad3d_fail(AD3D_ENOMEM, "pretrain: another rank could not allocate the model");
   (*m)->step = step;
-  bcast_sleepy((*m)->params_mem, (*m)->nparams * sizeof(float), comm);
-  bcast_sleepy((*m)->m_mem, (*m)->nparams * sizeof(float), comm);
-  bcast_sleepy((*m)->v_mem, (*m)->nparams * sizeof(float), comm);
-  bcast_sleepy((*m)->bufs_mem, (*m)->nbufs * sizeof(float), comm);
+  mpi_bcast_sleepy((*m)->params_mem, (*m)->nparams * sizeof(float), comm);
+  mpi_bcast_sleepy((*m)->m_mem, (*m)->nparams * sizeof(float), comm);
+  mpi_bcast_sleepy((*m)->v_mem, (*m)->nparams * sizeof(float), comm);
+  mpi_bcast_sleepy((*m)->bufs_mem, (*m)->nbufs * sizeof(float), comm);
   return AD3D_OK;
 }
 

@@ -10,51 +10,12 @@
 #include "cfg/job.h"
 #include "common/util.h"
 #include "methods/maefeat.h"
+#include "runner/mpiutil.h"
 #include "runner/protocol.h"
 #include "runner/tasks.h"
 #include "store/checkpoint.h"
 #include "store/results.h"
 
-#define MPI_CHECK(call)                                                                          \
-  do {                                                                                           \
-    int mpi_rc_ = (call);                                                                        \
-    if (mpi_rc_ != MPI_SUCCESS) {                                                                \
-      char msg_[MPI_MAX_ERROR_STRING];                                                           \
-      int len_ = 0;                                                                              \
-      MPI_Error_string(mpi_rc_, msg_, &len_);                                                    \
-      int rank_ = -1;                                                                            \
-      MPI_Comm_rank(MPI_COMM_WORLD, &rank_);                                                     \
-      fprintf(stderr, "%s:%d: rank %d: %s failed: %s\n", __FILE__, __LINE__, rank_, #call, msg_); \
-      MPI_Abort(MPI_COMM_WORLD, 101);                                                            \
-    }                                                                                            \
-  } while (0)
-
-/* Wait for a request without spinning: poll, sleeping a little longer each time (up to 20 ms). */
-static void wait_sleepy(MPI_Request *req, MPI_Status *status) {
-  long ns = 50000;
-  for (;;) {
-    int done = 0;
-    MPI_CHECK(MPI_Test(req, &done, status ? status : MPI_STATUS_IGNORE));
-    if (done)
-      return;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
-    if (ns < 20000000)
-      ns *= 2;
-  }
-}
-
-static void recv_sleepy(void *buf, int count, MPI_Datatype type, int src, int tag, MPI_Comm comm, MPI_Status *st) {
-  MPI_Request req;
-  MPI_CHECK(MPI_Irecv(buf, count, type, src, tag, comm, &req));
-  wait_sleepy(&req, st);
-}
-
-static void bcast_sleepy(void *buf, int count, MPI_Datatype type, MPI_Comm comm) {
-  MPI_Request req;
-  MPI_CHECK(MPI_Ibcast(buf, count, type, 0, comm, &req));
-  wait_sleepy(&req, NULL);
-}
 
 /* ---- payload: task_scores <-> bytes ---- */
 
@@ -130,7 +91,7 @@ static void send_bytes(const char *buf, int64_t n, int dest, MPI_Comm comm) {
 static void recv_bytes(char *buf, int64_t n, int src, MPI_Comm comm) {
   for (int64_t off = 0; off < n; off += PAYLOAD_CHUNK) {
     int64_t len = n - off < PAYLOAD_CHUNK ? n - off : PAYLOAD_CHUNK;
-    recv_sleepy(buf + off, (int)len, MPI_BYTE, src, TAG_PAYLOAD, comm, MPI_STATUS_IGNORE);
+    mpi_recv_sleepy(buf + off, (int)len, MPI_BYTE, src, TAG_PAYLOAD, comm, MPI_STATUS_IGNORE);
   }
 }
 
@@ -227,7 +188,7 @@ static ad3d_status master_loop(master_state *m, MPI_Comm comm, int nworkers) {
   while (stopped < nworkers) {
     MPI_Status status;
     result_head head;
-    recv_sleepy(&head, (int)sizeof head, MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &status);
+    mpi_recv_sleepy(&head, (int)sizeof head, MPI_BYTE, MPI_ANY_SOURCE, MPI_ANY_TAG, comm, &status);
     int w = status.MPI_SOURCE;
     task_scores sc = {0};
     if (status.MPI_TAG == TAG_RESULT) {
@@ -269,7 +230,7 @@ static void worker_loop(const job_t *job, const task_t *tasks, MPI_Comm comm, in
   MPI_CHECK(MPI_Send(&head, (int)sizeof head, MPI_BYTE, 0, TAG_READY, comm));
   for (;;) {
     int32_t t;
-    recv_sleepy(&t, 1, MPI_INT32_T, 0, TAG_TASK, comm, MPI_STATUS_IGNORE);
+    mpi_recv_sleepy(&t, 1, MPI_INT32_T, 0, TAG_TASK, comm, MPI_STATUS_IGNORE);
     if (t < 0)
       return;
     task_scores sc;
@@ -386,7 +347,7 @@ ad3d_status runner_run(const runner_args *a, MPI_Comm comm, FILE *out, runner_su
     prep[0] = (int32_t)master_prepare(a, &job, size, hosts, &tasks, &n, &res);
     prep[1] = n;
   }
-  bcast_sleepy(prep, 2, MPI_INT32_T, comm);
+  mpi_bcast_sleepy(prep, sizeof prep, comm);
   if (prep[0] != AD3D_OK) {
     if (rank != 0)
       ad3d_fail((ad3d_status)prep[0], "rank 0 could not prepare the job");
@@ -397,7 +358,7 @@ ad3d_status runner_run(const runner_args *a, MPI_Comm comm, FILE *out, runner_su
   if (rank != 0 && ntasks > 0 && !(tasks = malloc((size_t)ntasks * sizeof *tasks)))
     MPI_Abort(comm, 101);
   if (ntasks > 0)
-    bcast_sleepy(tasks, (int)(ntasks * sizeof *tasks), MPI_BYTE, comm);
+    mpi_bcast_sleepy(tasks, (size_t)ntasks * sizeof *tasks, comm);
   sum->ntasks = ntasks;
 
   if (rank == 0) {
