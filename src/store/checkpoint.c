@@ -5,6 +5,7 @@
  * stack; HDF5's own printing is switched off. Objects are created without modification times so that
  * the same model writes the same bytes. Not here: the results file (results.c), training (nn/train.c).
  */
+#include "store/h5err.h"
 #include "store/checkpoint.h"
 
 #include <errno.h>
@@ -21,29 +22,11 @@
 
 /* ---- HDF5 error capture ---------------------------------------------------------------------------- */
 
-typedef struct {
-  char *buf;
-  size_t cap, len;
-} errwalk;
-
-static herr_t errwalk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  errwalk *w = data;
-  (void)n;
-  if (w->len + 1 >= w->cap)
-    return 0;
-  int k = snprintf(w->buf + w->len, w->cap - w->len, "%s%s(): %s", w->len ? "; " : "",
-                   e->func_name ? e->func_name : "?", e->desc ? e->desc : "?");
-  if (k > 0)
-    w->len += (size_t)k < w->cap - w->len ? (size_t)k : w->cap - w->len - 1;
-  return 0;
-}
 
 /* This thread's ad3d message from HDF5's error stack (cleared): "checkpoint.c:LINE: EXPR failed: ...". */
 static ad3d_status h5_failure(int line, const char *expr) {
   char stack[1000] = "";
-  errwalk w = {stack, sizeof stack, 0};
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, errwalk_cb, &w);
-  H5Eclear2(H5E_DEFAULT);
+  h5_error_stack(stack, sizeof stack);
   return ad3d_fail(AD3D_EINTERNAL, "checkpoint.c:%d: %s failed: %s", line, expr,
                    stack[0] ? stack : "(HDF5 left no message)");
 }

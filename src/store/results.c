@@ -27,6 +27,7 @@
  * A "<path>.lock" file (flock) keeps a second writer out, since clearing the mark would otherwise
  * let two writers in. The evidence is tests/store/test_results_kill.c.
  */
+#include "store/h5err.h"
 #include "store/results.h"
 
 #include <errno.h>
@@ -65,22 +66,6 @@ enum {
  * HDF5 error capture
  * ------------------------------------------------------------------------------------------- */
 
-typedef struct {
-  char *buf;
-  size_t cap, len;
-} errwalk;
-
-static herr_t errwalk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-  errwalk *w = data;
-  (void)n;
-  if (w->len + 1 >= w->cap)
-    return 0;
-  int k = snprintf(w->buf + w->len, w->cap - w->len, "%s%s(): %s", w->len ? "; " : "",
-                   e->func_name ? e->func_name : "?", e->desc ? e->desc : "?");
-  if (k > 0)
-    w->len += (size_t)k < w->cap - w->len ? (size_t)k : w->cap - w->len - 1;
-  return 0;
-}
 
 /* The HDF5 function named in a call's source text ("f = H5Fopen(p, ...)" -> "H5Fopen"). */
 static void h5_function_name(const char *expr, char *out, size_t cap) {
@@ -101,11 +86,9 @@ static void h5_function_name(const char *expr, char *out, size_t cap) {
 /* Turn the current HDF5 error stack into this thread's ad3d message; clears the stack. */
 static ad3d_status h5_failure(const char *file, int line, const char *expr) {
   char stack[1200] = "", func[96];
-  errwalk w = {stack, sizeof stack, 0};
   const char *base = strrchr(file, '/');
   h5_function_name(expr, func, sizeof func);
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, errwalk_cb, &w);
-  H5Eclear2(H5E_DEFAULT);
+  h5_error_stack(stack, sizeof stack);
   return ad3d_fail(AD3D_EINTERNAL, "%s:%d: %s failed: %s", base ? base + 1 : file, line, func,
                    stack[0] ? stack : "(HDF5 left no message)");
 }
