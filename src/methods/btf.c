@@ -9,9 +9,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "geom/kdtree.h"
+#include "methods/featbank.h"
 #include "methods/method.h"
-#include "methods/objscore.h"
 
 static const opt_spec btf_raw_opts[] = {
     {"train_stride", OPT_INT, "100", 1, 1e9, "memory bank = every n-th point of each training sample"},
@@ -26,17 +25,14 @@ typedef struct {
   int64_t train_stride, test_stride, topk;
   int reweight_k;
   objscore_rule rule;
-  float *mem; /* (nmem, 3) */
-  int64_t nmem;
-  kdtree *tree;
+  featbank bank; /* (n, 3) xyz */
 } btf_raw;
 
 static void btf_destroy(void *state) {
   btf_raw *m = state;
   if (!m)
     return;
-  kdtree_free(m->tree);
-  free(m->mem);
+  featbank_free(&m->bank);
   free(m);
 }
 
@@ -65,16 +61,15 @@ static ad3d_status btf_fit(void *state, const sample_t *train, int ntrain) {
     total += (train[s].cloud.n + m->train_stride - 1) / m->train_stride;
   if (total == 0)
     return ad3d_fail(AD3D_EINVAL, "btf_raw: no training points");
-  m->mem = malloc((size_t)total * 3 * sizeof *m->mem);
-  if (!m->mem)
+  float *mem = malloc((size_t)total * 3 * sizeof *mem); /* (total, 3) */
+  if (!mem)
     return ad3d_fail(AD3D_ENOMEM, "btf_raw: out of memory for a %lld-point memory bank", (long long)total);
   int64_t k = 0;
   for (int s = 0; s < ntrain; s++)
     for (int64_t i = 0; i < train[s].cloud.n; i += m->train_stride, k++)
       for (int c = 0; c < 3; c++)
-        m->mem[3 * k + c] = train[s].cloud.xyz[3 * i + c];
-  m->nmem = total;
-  return kdtree_build(m->mem, m->nmem, &m->tree);
+        mem[3 * k + c] = train[s].cloud.xyz[3 * i + c];
+  return featbank_build(&m->bank, mem, total, 3);
 }
 
 static ad3d_status btf_score(void *state, const sample_t *s, float *point_scores, double *object_score) {
@@ -82,43 +77,21 @@ static ad3d_status btf_score(void *state, const sample_t *s, float *point_scores
   const int64_t n = s->cloud.n;
   if (n == 0)
     return ad3d_fail(AD3D_EINVAL, "btf_raw: %s has no points", s->name);
-  const int64_t nq = (n + m->test_stride - 1) / m->test_stride;
-  ad3d_status st = AD3D_OK;
-  kdtree *qtree = NULL;
-  float *q = malloc((size_t)nq * 3 * sizeof *q);   /* (nq, 3) scored points */
-  float *qd = malloc((size_t)nq * sizeof *qd);     /* (nq) their NN distances */
-  if (!q || !qd) {
+  float *q = NULL, *qd = NULL; /* (nq, 3) scored points, (nq) their distances to the memory */
+  int64_t *qi = NULL, nq = 0;
+  ad3d_status st = featbank_stride(s->cloud.xyz, n, 3, m->test_stride, &q, &nq);
+  if (st)
+    return st;
+  qd = malloc((size_t)nq * sizeof *qd);
+  qi = malloc((size_t)nq * sizeof *qi);
+  if (!qd || !qi)
     st = ad3d_fail(AD3D_ENOMEM, "btf_raw: out of memory scoring %s", s->name);
-    goto cleanup;
-  }
-  for (int64_t j = 0; j < nq; j++) {
-    const float *p = s->cloud.xyz + 3 * j * m->test_stride;
-    int64_t idx;
-    float d2;
-    q[3 * j] = p[0], q[3 * j + 1] = p[1], q[3 * j + 2] = p[2];
-    kdtree_knn(m->tree, p, 1, &idx, &d2);
-    qd[j] = sqrtf(d2);
-  }
-  /* fill back: every point takes the score of its nearest scored point */
-  if ((st = kdtree_build(q, nq, &qtree)))
-    goto cleanup;
-  for (int64_t i = 0; i < n; i++) {
-    int64_t idx;
-    float d2;
-    kdtree_knn(qtree, s->cloud.xyz + 3 * i, 1, &idx, &d2);
-    point_scores[i] = qd[idx];
-  }
-  switch (m->rule) {
-  case OBJSCORE_MAX: *object_score = objscore_max(qd, nq); break;
-  case OBJSCORE_TOPK_MEAN: *object_score = objscore_topk_mean(qd, nq, m->topk); break;
-  case OBJSCORE_REWEIGHTED:
-    *object_score = objscore_reweighted3(q, qd, nq, m->mem, m->tree, m->reweight_k);
-    break;
-  }
-cleanup:
-  kdtree_free(qtree);
+  if (!st && !(st = featbank_nn(&m->bank, q, nq, qd, qi)) &&
+      !(st = featbank_fill(q, qd, nq, s->cloud.xyz, n, point_scores)))
+    *object_score = featbank_object(&m->bank, m->rule, m->topk, m->reweight_k, q, qd, qi, nq);
   free(q);
   free(qd);
+  free(qi);
   return st;
 }
 

@@ -3,7 +3,7 @@
  * from scored points to all points, the object-score rule, and registration onto a template.
  *
  * Used by BTF(FPFH) (btf_fpfh.c), PatchCore(FPFH) and PatchCore(FPFH+Raw) (patchcore.c) and
- * Reg3D-AD (reg3dad.c). BTF(Raw) (btf.c) predates it and keeps its own 3-d code.
+ * Reg3D-AD (reg3dad.c), and BTF(Raw) (btf.c) with xyz as a 3-d feature.
  */
 #ifndef AD3D_METHODS_FEATBANK_H
 #define AD3D_METHODS_FEATBANK_H

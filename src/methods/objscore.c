@@ -50,34 +50,6 @@ double objscore_topk_mean(const float *scores, int64_t n, int64_t k) {
   return s / (double)k;
 }
 
-double objscore_reweighted3(const float *feats, const float *nn_dist, int64_t n, const float *mem,
-                            const kdtree *tree, int k) {
-  int64_t s_idx = 0;
-  for (int64_t i = 1; i < n; i++)
-    if (nn_dist[i] > nn_dist[s_idx])
-      s_idx = i;
-  double s_star = nn_dist[s_idx];
-  const float *m_test = feats + 3 * s_idx;
-  int64_t star;
-  float d2;
-  kdtree_knn(tree, m_test, 1, &star, &d2);
-  int64_t nbr[16];
-  float nd2[16];
-  if (k > 16)
-    k = 16;
-  int got = kdtree_knn(tree, mem + 3 * star, k, nbr, nd2);
-  double D = sqrt(3.0), denom = 0;
-  for (int j = 1; j < got; j++) {
-    const float *m = mem + 3 * nbr[j];
-    double dx = m_test[0] - m[0], dy = m_test[1] - m[1], dz = m_test[2] - m[2];
-    denom += exp(sqrt(dx * dx + dy * dy + dz * dz) / D);
-  }
-  if (got < 2) /* a one-entry memory bank: no neighbours to re-weight with */
-    return s_star;
-  double w = 1.0 - exp(s_star / D) / denom;
-  return w * s_star;
-}
-
 double objscore_reweighted(const float *feats, int D, const float *nn_dist, const int64_t *nn_idx, int64_t n,
                            const float *mem, int64_t nmem, int k) {
   int64_t s_idx = 0;

@@ -16,7 +16,6 @@
 
 #include "common/opts.h"
 #include "common/status.h"
-#include "geom/kdtree.h"
 
 typedef enum { OBJSCORE_MAX, OBJSCORE_REWEIGHTED, OBJSCORE_TOPK_MEAN } objscore_rule;
 
@@ -27,11 +26,6 @@ ad3d_status objscore_parse(const char *name, objscore_rule *rule);
 double objscore_max(const float *scores, int64_t n);
 /* Mean of the k largest of scores (k clamped to [1, n]). */
 double objscore_topk_mean(const float *scores, int64_t n, int64_t k);
-
-/* Re-weighted max for 3-D features: feats (n, 3) test features with nn_dist (n) their distance to
- * the memory bank (mem, indexed by tree); k neighbours of m* (k >= 2). */
-double objscore_reweighted3(const float *feats, const float *nn_dist, int64_t n, const float *mem,
-                            const kdtree *tree, int k);
 
 /* Re-weighted max for D-dimensional features (any D >= 1): feats (n, D) test features, nn_dist (n) their
  * distances to the memory bank mem (nmem, D), nn_idx (n) the index of each one's nearest memory entry
