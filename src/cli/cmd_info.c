@@ -19,7 +19,7 @@ int cmd_info(int argc, char **argv) {
   }
   printf("ad3d %s\n\nmethods:\n", AD3D_VERSION);
   for (int i = 0; method_registry[i]; i++)
-    printf("  %-16s %-18s %s\n", method_registry[i]->name, method_registry[i]->title, method_registry[i]->help);
+    printf("  %-19s %-20s %s\n", method_registry[i]->name, method_registry[i]->title, method_registry[i]->help);
   printf("\ndataset layouts:\n");
   for (int i = 0; dataset_layouts[i]; i++)
     printf("  %-16s %s\n", dataset_layouts[i]->name, dataset_layouts[i]->help);
