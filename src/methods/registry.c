@@ -11,6 +11,7 @@ extern const method_vt method_reg3dad;
 extern const method_vt method_curvature;
 extern const method_vt method_patchcore_pointmae;
 extern const method_vt method_m3dm;
+extern const method_vt method_imrnet;
 
 const method_vt *const method_registry[] = {
     &method_btf_raw,
@@ -21,6 +22,7 @@ const method_vt *const method_registry[] = {
     &method_curvature,
     &method_patchcore_pointmae,
     &method_m3dm,
+    &method_imrnet,
     NULL,
 };
 
