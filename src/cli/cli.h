@@ -26,6 +26,10 @@ typedef enum { REPORT_MARKDOWN, REPORT_CSV, REPORT_LATEX } report_format;
  * paper: add the paper's published figures beside ours. Returns 0, or 1 with a message on stderr. */
 int report_print(const char *path, report_format fmt, int paper, FILE *out);
 
+/* Write the resolved config stored in a results file to a new temporary job file; its name goes to
+ * path (cap bytes). The caller unlinks it. */
+ad3d_status stored_job_file(const char *results_path, char *path, size_t cap);
+
 /* The paper's published tables (the CSV files of analysis/paper, embedded at build time). */
 typedef struct {
   const char *name; /* file stem */

@@ -32,19 +32,11 @@ static void usage(FILE *f) {
 
 /* The dataset root and layout of dataset `ds` in a results file's stored config. */
 static ad3d_status stored_dataset(const char *results, const char *ds, char **root, const dataset_layout **L) {
-  char *config = NULL, tmp[] = "/tmp/ad3d_render_XXXXXX";
-  TRY(results_read_attr(results, "config", &config));
-  int fd = mkstemp(tmp);
-  ad3d_status st = AD3D_OK;
+  char tmp[1024];
   job_t job = {0};
-  if (fd < 0 || write(fd, config, strlen(config)) != (ssize_t)strlen(config))
-    st = ad3d_fail(AD3D_EIO, "%s: cannot write a temporary copy of the stored config", tmp);
-  if (fd >= 0)
-    close(fd);
-  if (!st)
-    st = job_load(tmp, NULL, 0, NULL, 0, &job);
+  TRY(stored_job_file(results, tmp, sizeof tmp));
+  ad3d_status st = job_load(tmp, NULL, 0, NULL, 0, &job);
   unlink(tmp);
-  free(config);
   if (st)
     return ad3d_fail_context(st, "%s: stored config", results);
   char key[256];

@@ -75,8 +75,7 @@ void plan_source_free(plan_source *src) {
   memset(src, 0, sizeof *src);
 }
 
-/* The resolved config stored in a results file, written to a temporary job file. */
-static ad3d_status stored_job_file(const char *results_path, char *path, size_t cap) {
+ad3d_status stored_job_file(const char *results_path, char *path, size_t cap) {
   char *config = NULL;
   TRY(results_read_attr(results_path, "config", &config));
   const char *dir = getenv("TMPDIR");
