@@ -153,16 +153,16 @@ ad3d_status tasks_expand(const job_t *job, task_t **tasks, int *ntasks) {
     free(t);
     return st;
   }
-  /* the same key twice (a sweep over a key that names no task) would be recorded twice */
+  /* the same key twice would be recorded twice; equal keys have equal costs (same class), so the
+   * (cost, key) order puts them next to each other */
   if (n > 1)
     qsort(t, (size_t)n, sizeof *t, cmp_task);
-  for (int i = 0; i < n; i++)
-    for (int j = i + 1; j < n && t[j].cost == t[i].cost; j++)
-      if (!strcmp(t[i].key, t[j].key)) {
-        st = ad3d_fail(AD3D_EINVAL, "task %s appears twice in the job", t[i].key);
-        free(t);
-        return st;
-      }
+  for (int i = 0; i + 1 < n; i++)
+    if (!strcmp(t[i].key, t[i + 1].key)) {
+      st = ad3d_fail(AD3D_EINVAL, "task %s appears twice in the job", t[i].key);
+      free(t);
+      return st;
+    }
   *tasks = t;
   *ntasks = n;
   return AD3D_OK;
