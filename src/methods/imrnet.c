@@ -11,9 +11,10 @@
  *   1. fine-tuning (nn/train.h mae_finetune) on the class's training samples, each repeated
  *      `finetune_repeat` times per epoch (every copy draws its own points and augmentation), with mask
  *      ratio `finetune_mask_ratio` (IMRNet: 0.4), `finetune_epochs` epochs of batch `finetune_batch`; inputs
- *      of min(npoints, the smallest training sample) points; finetune_epochs = 0 skips it. The training
- *      loop groups its inputs as Point-MAE does (FPS centres, nn/train.h has no other grouping), so only the
- *      test-time patches, the bank and the statistics below follow `sampler`;
+ *      of min(npoints, the smallest training sample) points; finetune_epochs = 0 skips it. The inputs are
+ *      cut into patches as at test time, by `sampler` and the gps_* options (nn/imr.h imr_train_group as
+ *      the loop's grouping; fps is Point-MAE's own grouping), so the model learns to complete the patches
+ *      it will be asked to reconstruct;
  *   2. with template_reg: the template bank, the fused decoder features of every training sample's patches
  *      (imr_cloud_features);
  *      delta (template_delta < 0: automatic) = the `template_quantile` quantile of the distances of each
@@ -166,6 +167,8 @@ static ad3d_status imrnet_create(const opts_t *o, rng_t *rng, void **state) {
   m->ft.warmup_epochs = (int)opts_int(o, "imrnet.finetune_warmup");
   m->ft.augment = opts_bool(o, "imrnet.finetune_augment");
   m->ft.seed = rng_next(&m->rng);
+  m->ft.group = imr_train_group; /* the fine-tuning inputs' patches: io's sampler and gps options */
+  m->ft.group_ctx = &m->io;
   const char *us = opts_str(o, "imrnet.unit_sphere");
   m->own_radius = !strcmp(us, "sample");
   if (!st && !m->own_radius && strcmp(us, "train"))

@@ -532,6 +532,20 @@ imr_opts imr_defaults(void) {
   return o;
 }
 
+ad3d_status imr_train_group(void *ctx, const mae_config *cfg, const float *pts, int64_t n, rng_t *rng, float *neigh,
+                            float *centers) {
+  const imr_opts *o = ctx;
+  const int G = cfg->ngroups, K = cfg->group_size;
+  imr_patches p;
+  ad3d_status st = imr_patches_make(pts, n, G, K, o->sampler, &o->gps, rng, &p);
+  if (st)
+    return ad3d_fail_context(st, "%s grouping", imr_sampler_name(o->sampler));
+  memcpy(neigh, p.neigh, sizeof(float) * (size_t)G * K * 3);
+  memcpy(centers, p.centers, sizeof(float) * (size_t)G * 3);
+  imr_patches_free(&p);
+  return AD3D_OK;
+}
+
 ad3d_status imr_bank_build(imr_bank *b, float *feat, int64_t n, int dim) {
   memset(b, 0, sizeof *b);
   if (n < 1) {

@@ -169,6 +169,16 @@ typedef struct {
 
 imr_opts imr_defaults(void);
 
+/* The training loop's grouping with IMRNet's patches (nn/train.h mae_train_opts.group, with group_ctx an
+ * imr_opts, which must outlive the training): imr_patches_make of pts (n, 3) with G = cfg->ngroups,
+ * K = cfg->group_size and the sampler and gps options of the imr_opts (its other fields are not read; the
+ * loop's inputs already have cfg->npoints points), written as mae_group writes: neigh (G, K, 3) the points
+ * relative to their centre, centers (G, 3). With sampler fps this is mae_group, bit for bit (the same FPS
+ * from point 0, the same kd-tree kNN, the same subtraction). rng: used by rs and voxel. imr_patches_make's
+ * errors, prefixed with the sampler's name. */
+ad3d_status imr_train_group(void *ctx, const mae_config *cfg, const float *pts, int64_t n, rng_t *rng, float *neigh,
+                            float *centers);
+
 /* The template bank: features of training clouds' patches and their index. */
 typedef struct {
   int dim;

@@ -23,7 +23,9 @@ mae_train_opts mae_train_defaults(void) {
                       .weight_decay = 0.05,
                       .clip = 0.0,
                       .augment = 1,
-                      .seed = 0};
+                      .seed = 0,
+                      .group = NULL,
+                      .group_ctx = NULL};
   return o;
 }
 
@@ -121,8 +123,17 @@ static ad3d_status shard_inputs(workspace *w, const mae_model *m, const corpus *
     TRY(corpus_sample(c, idx, w->npoints, &r, w->pts));
     if (o->augment)
       augment_scale_translate(w->pts, w->npoints, &r);
-    TRY(mae_group(&m->cfg, w->pts, w->npoints, w->neigh + (size_t)j * w->G * w->K * 3,
-                  w->centers + (size_t)j * w->G * 3));
+    float *neigh = w->neigh + (size_t)j * w->G * w->K * 3, *centers = w->centers + (size_t)j * w->G * 3;
+    ad3d_status st;
+    if (o->group) {
+      snprintf(key, sizeof key, "pretrain/group/%d/%lld", epoch, (long long)idx);
+      rng_seed_key(&r, o->seed, key);
+      st = o->group(o->group_ctx, &m->cfg, w->pts, w->npoints, &r, neigh, centers);
+    } else {
+      st = mae_group(&m->cfg, w->pts, w->npoints, neigh, centers);
+    }
+    if (st)
+      return ad3d_fail_context(st, "training: grouping cloud %lld of epoch %d", (long long)idx, epoch);
   }
   return AD3D_OK;
 }

@@ -9,8 +9,11 @@
  *     DistributedDataParallel without SyncBN, one GPU per shard). Shard s of a step runs on process
  *     s mod size;
  *   - cloud i's input: corpus_sample (npoints = the model's npoints) then augment_scale_translate, both
- *     from the stream (seed, "sample", epoch, i); grouping mae_group; a shard's random mask and drop-path
- *     from the stream (seed, "shard", epoch, step, s);
+ *     from the stream (seed, "sample", epoch, i); grouping mae_group (Point-MAE's FPS centres and kNN), or
+ *     the caller's o->group (e.g. IMRNet's samplers: nn/imr.h imr_train_group) with the stream
+ *     (seed, "group", epoch, i) of its own (so a grouping's draws never shift the input's, and mae_group,
+ *     which draws nothing, is unaffected); a shard's random mask and drop-path from the stream
+ *     (seed, "shard", epoch, step, s);
  *   - the gradient is the mean of the shards' gradients (the flat gradient block summed over processes
  *     by comm->allreduce_sum, then divided by the shard count); the BatchNorm running statistics become
  *     the mean over shards of what each shard's forward made of the step's starting values (with one
@@ -20,10 +23,12 @@
  *     per epoch; Point-MAE's epoch e runs with lr(e - 1) for e >= 1, a one-epoch lag this loop does not
  *     copy), weight decay on the tensors flagged for it.
  * Every random draw depends only on (seed, epoch, cloud index, step, shard), never on the process count or
- * on which process ran a shard: one process running all shards and P processes running a share each
- * follow the same trajectory up to the order of float additions in the reduction; and an epoch run from a
- * model restored at its start (weights, moments, buffers, step) reproduces the uninterrupted run bit for
- * bit on one thread.
+ * on which process ran a shard (a grouping hook too: it is called once per cloud of a step, on the process
+ * running that cloud's shard, with the cloud's input points and its "group" stream; a hook whose result
+ * depended on earlier calls would break this): one process running all shards and P processes running a
+ * share each follow the same trajectory up to the order of float additions in the reduction; and an epoch
+ * run from a model restored at its start (weights, moments, buffers, step) reproduces the uninterrupted run
+ * bit for bit on one thread.
  *
  * Processes: comm == NULL runs everything here. Otherwise every process calls mae_train_epoch with the
  * same model state, corpus, options and epoch; comm->allreduce_sum must sum a float buffer over all of them
@@ -54,6 +59,14 @@ typedef struct {
   double clip;         /* global gradient-norm clip; 0: none (0: Point-MAE pre-training does not clip) */
   int augment;         /* 1: scale-and-translate augmentation (1) */
   uint64_t seed;       /* every random stream of the run derives from it (0) */
+  /* The grouping of an input (NULL: mae_group, Point-MAE's): pts (n, 3) with n = cfg->npoints, into
+   * neigh (G, K, 3), the points relative to their centre, and centers (G, 3), G = cfg->ngroups,
+   * K = cfg->group_size, as mae_group lays them out. rng: the cloud's "group" stream (see above), for
+   * samplers that draw. Called on the training thread with group_ctx; an error fails the step as a
+   * corpus error does. (NULL) */
+  ad3d_status (*group)(void *ctx, const mae_config *cfg, const float *pts, int64_t n, rng_t *rng, float *neigh,
+                       float *centers);
+  void *group_ctx;
 } mae_train_opts;
 
 /* Point-MAE's pre-training recipe (values in the comments above). */
@@ -92,8 +105,9 @@ ad3d_status mae_train_epoch(mae_model *m, const corpus *c, const mae_train_opts 
 void mae_reset_optimizer(mae_model *m);
 
 /* Fine-tune m on clouds (n; e.g. one class's training samples), in this process: reset the optimiser, then
- * epochs 0 .. o->epochs - 1 of mae_train_epoch on corpus_from_clouds. Set m->cfg.mask_ratio beforehand to
- * fine-tune with another mask ratio (IMRNet: 0.4). *final_loss (or NULL): the last epoch's loss. */
+ * epochs 0 .. o->epochs - 1 of mae_train_epoch on corpus_from_clouds (with o's grouping: o->group).
+ * Set m->cfg.mask_ratio beforehand to fine-tune with another mask ratio (IMRNet: 0.4). *final_loss (or
+ * NULL): the last epoch's loss. */
 ad3d_status mae_finetune(mae_model *m, const cloud_t *clouds, int n, const mae_train_opts *o,
                          mae_train_progress_fn fn, void *ctx, double *final_loss);
 

@@ -7,7 +7,9 @@
  * bump's points must score highest (point AUROC by Mann-Whitney, here by brute force), the bumped samples'
  * object scores must exceed the normal ones', and so must each part alone (Chamfer map, feature map with and
  * without template regularisation, the point Chamfer mode, normalisation off, every sampler). Also: the
- * options that are refused, the checkpoint path through an installed loader, and determinism.
+ * options that are refused, the checkpoint path through an installed loader, and determinism; and that the
+ * method fine-tunes on its sampler's patches (its fitted weights against nn/train.h's loop run by hand with
+ * the grouping restated).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -26,6 +28,7 @@
 #include "common/util.h"
 #include "methods/maefeat.h"
 #include "methods/method.h"
+#include "nn/imr.h"
 #include "nn/mae.h"
 #include "nn/train.h"
 
@@ -159,6 +162,18 @@ static void fixture_free(fixture *f) {
 static const fixture *shared; /* whose model the loader hands out as "shared" */
 static int loads;
 static int loader_group_size = 32;
+static mae_model *last_loaded; /* the model the loader last handed out (the method owns it) */
+
+/* A copy of the fixture's trained model (weights and buffers; a fresh optimiser). */
+static ad3d_status copy_shared(mae_model **m) {
+  rng_t r;
+  rng_seed(&r, 42);
+  const mae_model *src = shared->model;
+  TRY(mae_init(m, &src->cfg, &r));
+  memcpy((*m)->params_mem, src->params_mem, sizeof(float) * src->nparams);
+  memcpy((*m)->bufs_mem, src->bufs_mem, sizeof(float) * src->nbufs);
+  return AD3D_OK;
+}
 
 /* The test's model loader: "shared" is a copy of the fixture's trained model, "fresh.h5" a new small model
  * with patches of loader_group_size points; any other path does not exist. */
@@ -167,16 +182,16 @@ static ad3d_status test_loader(const char *path, mae_model **m) {
   rng_t r;
   rng_seed(&r, 42);
   if (!strcmp(path, "shared")) {
-    const mae_model *src = shared->model;
-    TRY(mae_init(m, &src->cfg, &r));
-    memcpy((*m)->params_mem, src->params_mem, sizeof(float) * src->nparams);
-    memcpy((*m)->bufs_mem, src->bufs_mem, sizeof(float) * src->nbufs);
+    TRY(copy_shared(m));
+    last_loaded = *m;
     return AD3D_OK;
   }
   if (!strcmp(path, "fresh.h5")) {
     mae_config c = mae_config_small();
     c.group_size = loader_group_size;
-    return mae_init(m, &c, &r);
+    TRY(mae_init(m, &c, &r));
+    last_loaded = *m;
+    return AD3D_OK;
   }
   return ad3d_fail(AD3D_ENOTFOUND, "%s: no such checkpoint", path);
 }
@@ -416,6 +431,90 @@ static void test_finetune_in_fit(void **state) {
   expect_detects(&o, 0.8, 0);
 }
 
+/* Fine-tuning cuts its inputs by the method's sampler: the weights the method's fit leaves (the shared model
+ * fine-tuned two epochs, nothing scored at fit) equal, bit for bit, those of nn/train.h's loop run here on a
+ * copy of the model with the same options and seed and the grouping restated: GPS patches with the
+ * method's gps_* options for sampler gps, no hook (mae_group) for fps; and the two differ, so a method that
+ * ignored its sampler fails. */
+static const gps_opts *oracle_gps;
+static int oracle_calls;
+static ad3d_status oracle_group(void *ctx, const mae_config *cfg, const float *pts, int64_t n, rng_t *rng,
+                                float *neigh, float *centers) {
+  (void)ctx;
+  oracle_calls++;
+  const int G = cfg->ngroups, K = cfg->group_size;
+  imr_patches p;
+  TRY(imr_patches_make(pts, n, G, K, IMR_SAMPLER_GPS, oracle_gps, rng, &p));
+  memcpy(neigh, p.neigh, sizeof(float) * (size_t)G * K * 3);
+  memcpy(centers, p.centers, sizeof(float) * (size_t)G * 3);
+  imr_patches_free(&p);
+  return AD3D_OK;
+}
+
+static void test_finetune_follows_sampler(void **state) {
+  const fixture *f = *state;
+  const uint64_t seed = 3;
+  const method_vt *M = method_find("imrnet");
+  assert_non_null(M);
+  gps_opts go = gps_defaults();
+  go.tau = 0.2;
+  go.normal_nb = go.rate_nb = nbhd_knn(12);
+  oracle_gps = &go;
+  const size_t bytes = sizeof(float) * shared->model->nparams;
+  float *got[2], *want[2];
+  for (int s = 0; s < 2; s++) { /* 0: gps, 1: fps */
+    static const char *const common[] = {"checkpoint=shared", "finetune_epochs=2", "finetune_repeat=2",
+                                         "finetune_batch=8", "finetune_micro_batch=4", "finetune_lr=0.001",
+                                         "finetune_warmup=1", "finetune_augment=true", "finetune_mask_ratio=0.4",
+                                         "gps_tau=0.2", "gps_k=12", "feature_weight=0", "normalise=none"};
+    const char *sets[16];
+    int k = 0;
+    for (; k < (int)(sizeof common / sizeof common[0]); k++)
+      sets[k] = common[k];
+    sets[k++] = s ? "sampler=fps" : "sampler=gps";
+    sets[k] = NULL;
+    opts_t o;
+    make_opts(M, &o, sets);
+    rng_t r;
+    rng_seed(&r, seed);
+    void *st = NULL;
+    assert_int_equal(M->create(&o, &r, &st), AD3D_OK);
+    opts_free(&o);
+    last_loaded = NULL;
+    assert_int_equal(M->fit(st, f->train, 4), AD3D_OK);
+    assert_non_null(last_loaded);
+    got[s] = malloc(bytes);
+    assert_non_null(got[s]);
+    memcpy(got[s], last_loaded->params_mem, bytes);
+    M->destroy(st);
+    /* the oracle: the loop on a copy, seeded by the method's first draw (imrnet_create), 8 clouds an epoch */
+    mae_model *m = NULL;
+    assert_int_equal(copy_shared(&m), AD3D_OK);
+    m->cfg.ngroups = 64, m->cfg.npoints = 1024, m->cfg.mask_ratio = 0.4;
+    mae_train_opts to = mae_train_defaults();
+    to.epochs = 2, to.batch = 8, to.micro_batch = 4, to.lr = 0.001, to.warmup_epochs = 1, to.augment = 1;
+    rng_seed(&r, seed);
+    to.seed = rng_next(&r);
+    to.group = s ? NULL : oracle_group;
+    cloud_t clouds[8];
+    for (int i = 0; i < 8; i++)
+      clouds[i] = f->train[i % 4].cloud;
+    oracle_calls = 0;
+    assert_int_equal(mae_finetune(m, clouds, 8, &to, NULL, NULL, NULL), AD3D_OK);
+    assert_int_equal(oracle_calls, s ? 0 : 2 * 8);
+    want[s] = malloc(bytes);
+    assert_non_null(want[s]);
+    memcpy(want[s], m->params_mem, bytes);
+    mae_free(m);
+  }
+  assert_memory_not_equal(want[0], want[1], bytes); /* GPS and FPS patches train differently */
+  assert_memory_not_equal(want[0], shared->model->params_mem, bytes);
+  assert_memory_equal(got[0], want[0], bytes);
+  assert_memory_equal(got[1], want[1], bytes);
+  for (int s = 0; s < 2; s++)
+    free(got[s]), free(want[s]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bump_scores_highest),
@@ -424,6 +523,7 @@ int main(void) {
       cmocka_unit_test(test_refused_options),
       cmocka_unit_test(test_checkpoint_loader),
       cmocka_unit_test(test_finetune_in_fit),
+      cmocka_unit_test(test_finetune_follows_sampler),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

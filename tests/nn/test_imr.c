@@ -6,7 +6,8 @@
  * counting for the masks; hand-made features for the template regularisation; and properties of the
  * model's side (unmasked patches are never touched, features follow a permutation of the patches, every
  * layer's slice is normalised). A fine-tuned small model must reconstruct a normal cloud with a small
- * Chamfer error, far below the untrained model's.
+ * Chamfer error, far below the untrained model's. The training loop's grouping hook against mae_group (fps),
+ * sample_gps and brute-force kNN (gps), and imr_patches_make (rs).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -503,6 +504,83 @@ static void test_patches_gps_prefers_salient(void **state) {
   free(sorted);
 }
 
+/* The training loop's grouping (imr_train_group): with fps exactly mae_group's output; with gps (options
+ * not the defaults) the centres of an independent sample_gps call, each with its K nearest points by brute
+ * force (check_patches, on the indices recovered by exact match); with rs the same patches and the same rng
+ * state afterwards as imr_patches_make from the same state; G and K always the model's, not the imr_opts'. */
+static void test_train_group(void **state) {
+  (void)state;
+  const int64_t n = 600;
+  const int G = 32, K = 20;
+  float *pts = make_cloud(n, 21);
+  mae_config cfg = mae_config_small();
+  cfg.ngroups = G, cfg.group_size = K, cfg.npoints = (int)n;
+  imr_opts io = imr_defaults(); /* ngroups 256, group_size 64: not read */
+  float *neigh = malloc(sizeof *neigh * G * K * 3), *cen = malloc(sizeof *cen * G * 3);
+  float *neigh2 = malloc(sizeof *neigh2 * G * K * 3), *cen2 = malloc(sizeof *cen2 * G * 3);
+  int64_t *idx = malloc(sizeof *idx * G * K), *ref = malloc(sizeof *ref * G);
+  assert_true(neigh && cen && neigh2 && cen2 && idx && ref);
+  rng_t r, r2;
+  /* fps: mae_group, bit for bit */
+  io.sampler = IMR_SAMPLER_FPS;
+  rng_seed(&r, 1);
+  assert_int_equal(imr_train_group(&io, &cfg, pts, n, &r, neigh, cen), AD3D_OK);
+  assert_int_equal(mae_group(&cfg, pts, n, neigh2, cen2), AD3D_OK);
+  assert_memory_equal(neigh, neigh2, sizeof *neigh * G * K * 3);
+  assert_memory_equal(cen, cen2, sizeof *cen * G * 3);
+  /* gps with its options */
+  io.sampler = IMR_SAMPLER_GPS;
+  io.gps.tau = 0.2;
+  io.gps.salient_ratio = 3;
+  io.gps.normal_nb = nbhd_knn(10);
+  io.gps.rate_nb = io.gps.normal_nb;
+  assert_int_equal(imr_train_group(&io, &cfg, pts, n, &r, neigh, cen), AD3D_OK);
+  assert_int_equal(sample_gps(pts, n, G, NULL, &io.gps, ref, NULL), AD3D_OK);
+  int differs_from_defaults = 0;
+  {
+    gps_opts def = gps_defaults();
+    int64_t *ref0 = malloc(sizeof *ref0 * G);
+    assert_non_null(ref0);
+    assert_int_equal(sample_gps(pts, n, G, NULL, &def, ref0, NULL), AD3D_OK);
+    differs_from_defaults = memcmp(ref, ref0, sizeof *ref * G) != 0;
+    free(ref0);
+  }
+  assert_true(differs_from_defaults); /* so the options are seen to be passed through */
+  for (int g = 0; g < G; g++) {
+    assert_memory_equal(cen + 3 * g, pts + 3 * ref[g], 3 * sizeof(float));
+    for (int k = 0; k < K; k++) {
+      const float *e = neigh + ((size_t)g * K + k) * 3;
+      int64_t found = -1;
+      for (int64_t i = 0; i < n && found < 0; i++)
+        if (pts[3 * i] - cen[3 * g] == e[0] && pts[3 * i + 1] - cen[3 * g + 1] == e[1] &&
+            pts[3 * i + 2] - cen[3 * g + 2] == e[2])
+          found = i;
+      assert_true(found >= 0);
+      for (int h = 0; h < k; h++)
+        assert_true(idx[(size_t)g * K + h] != found);
+      idx[(size_t)g * K + k] = found;
+    }
+  }
+  imr_patches view = {.G = G, .K = K, .centers = cen, .idx = idx, .neigh = neigh};
+  check_patches(pts, n, &view);
+  /* rs: the rng passed in, as imr_patches_make uses it */
+  io.sampler = IMR_SAMPLER_RS;
+  rng_seed(&r, 9);
+  r2 = r;
+  imr_patches p;
+  assert_int_equal(imr_train_group(&io, &cfg, pts, n, &r, neigh, cen), AD3D_OK);
+  assert_int_equal(imr_patches_make(pts, n, G, K, IMR_SAMPLER_RS, NULL, &r2, &p), AD3D_OK);
+  assert_memory_equal(neigh, p.neigh, sizeof *neigh * G * K * 3);
+  assert_memory_equal(cen, p.centers, sizeof *cen * G * 3);
+  assert_memory_equal(&r, &r2, sizeof r);
+  imr_patches_free(&p);
+  /* too few points: the sampler named */
+  io.sampler = IMR_SAMPLER_FPS;
+  assert_int_equal(imr_train_group(&io, &cfg, pts, G - 1, &r, neigh, cen), AD3D_EINVAL);
+  assert_non_null(strstr(ad3d_errmsg(), "fps grouping"));
+  free(pts), free(neigh), free(cen), free(neigh2), free(cen2), free(idx), free(ref);
+}
+
 /* ---- the model's side --------------------------------------------------------------------------------------- */
 
 static mae_config tiny_config(int G, int K, int npoints) {
@@ -852,6 +930,7 @@ int main(void) {
       cmocka_unit_test(test_masks_cover),
       cmocka_unit_test(test_patches_samplers),
       cmocka_unit_test(test_patches_gps_prefers_salient),
+      cmocka_unit_test(test_train_group),
       cmocka_unit_test(test_reconstruct_contract),
       cmocka_unit_test(test_features_properties),
       cmocka_unit_test(test_score_cloud_composition),

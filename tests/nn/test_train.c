@@ -5,7 +5,9 @@
  * schedule restated, the corpus listings of files written here (recursive folders, ShapeNet-55 lists), and
  * the loop's contracts: the same seed gives the same bits, the micro-batch sharding of a step equals
  * accumulating the shards by hand, fine-tuning resets the optimiser and lowers the loss, bad options and a
- * corpus smaller than a batch are refused with a message. (Resume from a checkpoint: tests/store; 1 vs 2
+ * corpus smaller than a batch are refused with a message; a grouping hook that wraps mae_group changes no
+ * bit, and a recording hook sees each cloud's restated input and stream, the same with 1 or 2 shards or
+ * processes (a reduction that is the identity stands for the second process). (Resume from a checkpoint: tests/store; 1 vs 2
  * MPI ranks: tests/runner/test_pretrain.py.)
  */
 #include <setjmp.h>
@@ -232,7 +234,7 @@ static void test_corpora(void **unused) {
   rng_seed(&r1, 2), rng_seed(&r2, 2), rng_seed(&r3, 2);
   assert_int_equal(corpus_sample(c, 3, 64, &r1, a), AD3D_OK);
   assert_int_equal(corpus_sample(c, 3, 64, &r2, b), AD3D_OK);
-  assert_int_equal(corpus_sample(c, 8, 64, &r3, d), AD3D_OK); /* same catalogue shape (8 mod 5 = 3), other pose */
+  assert_int_equal(corpus_sample(c, 8, 64, &r3, d), AD3D_OK); /* another object, the same stream */
   assert_memory_equal(a, b, sizeof a);
   assert_memory_not_equal(a, d, sizeof a);
   corpus_free(c);
@@ -401,6 +403,177 @@ static void test_shards_by_hand(void **unused) {
   corpus_free(c);
 }
 
+/* ---- the grouping hook ------------------------------------------------------------------------------------ */
+
+/* mae_group behind the hook (counting its calls): the same epochs as no hook, bit for bit. */
+static int g_group_calls;
+static ad3d_status group_mae(void *ctx, const mae_config *cfg, const float *pts, int64_t n, rng_t *rng, float *neigh,
+                             float *centers) {
+  (void)ctx, (void)rng;
+  g_group_calls++;
+  return mae_group(cfg, pts, n, neigh, centers);
+}
+
+static void test_group_hook_mae_group(void **unused) {
+  (void)unused;
+  corpus *c = NULL;
+  assert_int_equal(corpus_open("shapes:20", &c), AD3D_OK);
+  mae_model *a = new_model(3), *b = new_model(3);
+  mae_train_opts oa = tiny_train(), ob = tiny_train();
+  assert_null(oa.group);
+  assert_null(oa.group_ctx);
+  ob.group = group_mae;
+  g_group_calls = 0;
+  for (int e = 0; e < 2; e++) {
+    mae_train_progress pa, pb;
+    assert_int_equal(mae_train_epoch(a, c, &oa, e, NULL, NULL, NULL, &pa), AD3D_OK);
+    assert_int_equal(mae_train_epoch(b, c, &ob, e, NULL, NULL, NULL, &pb), AD3D_OK);
+    assert_true(pa.loss == pb.loss);
+  }
+  assert_int_equal(g_group_calls, 2 * 2 * 8); /* 2 epochs of 2 steps of 8 clouds */
+  assert_memory_equal(a->params_mem, b->params_mem, a->nparams * sizeof(float));
+  assert_memory_equal(a->bufs_mem, b->bufs_mem, a->nbufs * sizeof(float));
+  assert_memory_equal(a->m_mem, b->m_mem, a->nparams * sizeof(float));
+  assert_memory_equal(a->v_mem, b->v_mem, a->nparams * sizeof(float));
+  /* mae_finetune passes the hook on: 3 epochs of 1 step of 4 clouds */
+  cloud_t cl[4];
+  rng_t r;
+  rng_seed(&r, 4);
+  for (int s = 0; s < 4; s++) {
+    assert_int_equal(cloud_alloc(&cl[s], 200), AD3D_OK);
+    for (int i = 0; i < 600; i++)
+      cl[s].xyz[i] = (float)rng_normal(&r);
+  }
+  ob.batch = 4, ob.micro_batch = 2;
+  g_group_calls = 0;
+  assert_int_equal(mae_finetune(b, cl, 4, &ob, NULL, NULL, NULL), AD3D_OK);
+  assert_int_equal(g_group_calls, 3 * 4);
+  for (int s = 0; s < 4; s++)
+    cloud_free(&cl[s]);
+  mae_free(a);
+  mae_free(b);
+  corpus_free(c);
+}
+
+/* A hook that records what it is given (the input points and two draws of its stream), then groups as
+ * mae_group; with fail_at > 0 its fail_at-th call fails. */
+#define REC_MAX 64
+typedef struct {
+  int calls, fail_at;
+  int64_t n[REC_MAX];
+  int G[REC_MAX];
+  float pts[REC_MAX][128 * 3];
+  uint64_t draws[REC_MAX][2];
+} recorder;
+
+static ad3d_status group_record(void *ctx, const mae_config *cfg, const float *pts, int64_t n, rng_t *rng,
+                                float *neigh, float *centers) {
+  recorder *rc = ctx;
+  int t = rc->calls++;
+  if (rc->fail_at && rc->calls == rc->fail_at)
+    return ad3d_fail(AD3D_EINVAL, "test hook refuses call %d", rc->calls);
+  assert_true(t < REC_MAX && n <= 128);
+  rc->n[t] = n;
+  rc->G[t] = cfg->ngroups;
+  memcpy(rc->pts[t], pts, sizeof(float) * (size_t)n * 3);
+  rc->draws[t][0] = rng_next(rng);
+  rc->draws[t][1] = rng_next(rng);
+  return mae_group(cfg, pts, n, neigh, centers);
+}
+
+/* The order of an epoch, restated (Fisher-Yates from the stream "pretrain/order/<epoch>"). */
+static void restated_order(int64_t *perm, int n, uint64_t seed, int epoch) {
+  char key[64];
+  rng_t r;
+  snprintf(key, sizeof key, "pretrain/order/%d", epoch);
+  rng_seed_key(&r, seed, key);
+  for (int i = 0; i < n; i++)
+    perm[i] = i;
+  for (int i = n - 1; i > 0; i--) {
+    int j = (int)rng_below(&r, (uint64_t)i + 1);
+    int64_t t = perm[i];
+    perm[i] = perm[j], perm[j] = t;
+  }
+}
+
+/* The hook is called once per cloud of a step, in the step's order, with the cloud's input (its own sample
+ * stream, augmented) and the stream "pretrain/group/<epoch>/<cloud>"; the same calls whether one process
+ * runs both shards of a step, one shard holds the whole step, or two processes run a shard each. */
+static void test_group_hook_streams(void **unused) {
+  (void)unused;
+  corpus *c = NULL;
+  assert_int_equal(corpus_open("shapes:20", &c), AD3D_OK);
+  mae_train_opts o = tiny_train();
+  static recorder one, whole, rank[2];
+  memset(&one, 0, sizeof one);
+  o.group = group_record, o.group_ctx = &one;
+  mae_model *m = new_model(6);
+  const int np = m->cfg.npoints;
+  for (int e = 0; e < 2; e++) {
+    one.calls = 0;
+    assert_int_equal(mae_train_epoch(m, c, &o, e, NULL, NULL, NULL, NULL), AD3D_OK);
+    assert_int_equal(one.calls, 16); /* 2 steps of 8: every position of the order once, none of the last 4 */
+    int64_t perm[20];
+    restated_order(perm, 20, o.seed, e);
+    for (int t = 0; t < 16; t++) {
+      char key[96];
+      rng_t r;
+      float want[128 * 3];
+      snprintf(key, sizeof key, "pretrain/sample/%d/%lld", e, (long long)perm[t]);
+      rng_seed_key(&r, o.seed, key);
+      assert_int_equal(corpus_sample(c, perm[t], np, &r, want), AD3D_OK);
+      augment_scale_translate(want, np, &r);
+      assert_int_equal(one.n[t], np);
+      assert_int_equal(one.G[t], m->cfg.ngroups);
+      assert_memory_equal(one.pts[t], want, sizeof(float) * (size_t)np * 3);
+      snprintf(key, sizeof key, "pretrain/group/%d/%lld", e, (long long)perm[t]);
+      rng_seed_key(&r, o.seed, key);
+      assert_true(one.draws[t][0] == rng_next(&r));
+      assert_true(one.draws[t][1] == rng_next(&r));
+    }
+  }
+  /* epoch 1 again: with the whole step in one shard, and as two processes of one shard each */
+  mae_train_opts ow = o;
+  memset(&whole, 0, sizeof whole);
+  ow.micro_batch = 8, ow.group_ctx = &whole;
+  mae_model *mw = new_model(6);
+  assert_int_equal(mae_train_epoch(mw, c, &ow, 1, NULL, NULL, NULL, NULL), AD3D_OK);
+  assert_int_equal(whole.calls, 16);
+  for (int t = 0; t < 16; t++) {
+    assert_memory_equal(whole.pts[t], one.pts[t], sizeof(float) * (size_t)np * 3);
+    assert_memory_equal(whole.draws[t], one.draws[t], sizeof one.draws[t]);
+  }
+  for (int p = 0; p < 2; p++) {
+    memset(&rank[p], 0, sizeof rank[p]);
+    mae_train_opts op = o;
+    op.group_ctx = &rank[p];
+    fake_comm fc = {0};
+    mae_train_comm comm = {.rank = p, .size = 2, .allreduce_sum = fake_sum, .ctx = &fc};
+    mae_model *mp = new_model(6);
+    assert_int_equal(mae_train_epoch(mp, c, &op, 1, &comm, NULL, NULL, NULL), AD3D_OK);
+    assert_int_equal(rank[p].calls, 8); /* its shard of each of the 2 steps */
+    for (int k = 0; k < 8; k++) {
+      int t = (k / 4) * 8 + p * 4 + k % 4; /* step k / 4, shard p, cloud k % 4 of the shard */
+      assert_memory_equal(rank[p].pts[k], one.pts[t], sizeof(float) * (size_t)np * 3);
+      assert_memory_equal(rank[p].draws[k], one.draws[t], sizeof one.draws[t]);
+    }
+    mae_free(mp);
+  }
+  /* a failing hook fails the epoch, its message kept */
+  recorder *bad = calloc(1, sizeof *bad);
+  assert_non_null(bad);
+  bad->fail_at = 3;
+  o.group_ctx = bad;
+  assert_int_equal(mae_train_epoch(m, c, &o, 0, NULL, NULL, NULL, NULL), AD3D_EINVAL);
+  assert_non_null(strstr(ad3d_errmsg(), "grouping cloud"));
+  assert_non_null(strstr(ad3d_errmsg(), "test hook refuses call 3"));
+  assert_int_equal(bad->calls, 3);
+  free(bad);
+  mae_free(m);
+  mae_free(mw);
+  corpus_free(c);
+}
+
 static void test_finetune(void **unused) {
   (void)unused;
   /* four clouds of one "class"; fine-tuning resets the optimiser and lowers the loss */
@@ -446,6 +619,7 @@ int main(void) {
       cmocka_unit_test(test_corpora),
       cmocka_unit_test(test_lr_schedule),          cmocka_unit_test(test_epoch_deterministic),
       cmocka_unit_test(test_shards_by_hand),       cmocka_unit_test(test_finetune),
+      cmocka_unit_test(test_group_hook_mae_group), cmocka_unit_test(test_group_hook_streams),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
