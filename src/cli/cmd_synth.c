@@ -9,18 +9,6 @@
 #include "synth/procedural.h"
 #include "synth/synth.h"
 
-/* Presets: option values applied before the command line's own. */
-static const struct {
-  const char *name, *help;
-  const char *const *kv; /* key, value, ..., NULL */
-} presets[] = {
-    {"tiny", "2 templates, 2 normal and 1 anomalous test sample per defect, 1000 to 1500 points",
-     (const char *const[]){"train", "2", "positive", "2", "per_defect", "1", "points_min", "1000", "points_max", "1500",
-                           "template_points", "3000", NULL}},
-    {"paper", "the defaults: 4 templates, 15 normal and 4 anomalous test samples per defect, 8000 to 30000 points",
-     (const char *const[]){NULL}},
-};
-
 static void usage(FILE *f) {
   fprintf(f, "usage: ad3d synth [--preset NAME] [--OPTION VALUE ...] OUT\n"
              "       ad3d synth --corpus COUNT [--points N] [--seed S] OUT\n"
@@ -30,8 +18,8 @@ static void usage(FILE *f) {
              "  --layout real3d_ad; `ad3d check OUT` validates it. --corpus writes COUNT normal shapes of N\n"
              "  points (default 8192) as ShapeNet-55 .npy files for pre-training. --list prints the classes.\n"
              "\npresets:\n");
-  for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
-    fprintf(f, "  %-8s %s\n", presets[i].name, presets[i].help);
+  for (const synth_preset *p = synth_presets; p->name; p++)
+    fprintf(f, "  %-8s %s\n", p->name, p->help);
   fprintf(f, "\noptions (--name value; '-' may stand for '_'):\n");
   for (int i = 0; synth_opt_specs[i].name; i++)
     fprintf(f, "  --%-16s %s (default %s)\n", synth_opt_specs[i].name, synth_opt_specs[i].help,
@@ -104,19 +92,10 @@ int cmd_synth(int argc, char **argv) {
         i++;
         if (pass == 1)
           continue;
-        size_t p = 0;
-        while (p < sizeof presets / sizeof presets[0] && strcmp(presets[p].name, argv[i]))
-          p++;
-        if (p == sizeof presets / sizeof presets[0]) {
-          fprintf(stderr, "ad3d synth: unknown preset \"%s\"\n", argv[i]);
+        if (synth_preset_apply(&o, argv[i]) != AD3D_OK) {
+          fprintf(stderr, "ad3d synth: %s\n", ad3d_errmsg());
           goto done;
         }
-        for (const char *const *kv = presets[p].kv; *kv; kv += 2)
-          if (opts_set_text(&o, "synth", spec_find(kv[0]), kv[1]) != AD3D_OK) {
-            fprintf(stderr, "ad3d synth: %s\n", ad3d_errmsg());
-            rc = 1;
-            goto done;
-          }
         continue;
       }
       if (!strcmp(a, "--corpus") || !strcmp(a, "--points")) {

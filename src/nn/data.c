@@ -13,9 +13,8 @@
 #include "io/npy.h"
 #include "io/pcd.h"
 #include "synth/meshio.h"
-#include "synth/shapes.h"
+#include "synth/synth.h"
 
-#define NSHAPES 5
 
 struct corpus {
   corpus_kind kind;
@@ -25,8 +24,6 @@ struct corpus {
   char **paths; /* (n) */
   /* CORPUS_SHAPES */
   uint64_t seed;
-  shape_t shapes[NSHAPES];
-  int nshapes;
   /* CORPUS_CLOUDS */
   const cloud_t *clouds; /* (n), borrowed */
 };
@@ -36,8 +33,6 @@ void corpus_free(corpus *c) {
     return;
   if (c->paths)
     strv_free(c->paths, (int)c->n);
-  for (int i = 0; i < c->nshapes; i++)
-    shape_free(&c->shapes[i]);
   free(c->describe);
   free(c);
 }
@@ -68,10 +63,6 @@ static ad3d_status open_shapes(const char *arg, corpus *c) {
   c->kind = CORPUS_SHAPES;
   c->n = n;
   c->seed = seed;
-  for (int i = 0; i < NSHAPES; i++) {
-    TRY(shape_init(&c->shapes[i], shape_names[i]));
-    c->nshapes++;
-  }
   c->describe = str_printf("%lld procedural shapes (seed %llu)", n, seed);
   return c->describe ? AD3D_OK : AD3D_ENOMEM;
 }
@@ -296,50 +287,15 @@ static ad3d_status random_subset(const float *xyz, int64_t n, int m, rng_t *rng,
   return AD3D_OK;
 }
 
-/* Procedural object i: catalogue shape i mod 5, per-axis scale and rotation from (seed, i). */
-static ad3d_status shape_object(const corpus *c, int64_t i, int npoints, rng_t *rng, float *out) {
-  const shape_t *s = &c->shapes[i % c->nshapes];
-  double *xyz = malloc((size_t)npoints * 3 * sizeof *xyz), *nrm = malloc((size_t)npoints * 3 * sizeof *nrm);
-  if (!xyz || !nrm) {
-    free(xyz);
-    free(nrm);
-    return ad3d_fail(AD3D_ENOMEM, "corpus: out of memory for %d points", npoints);
-  }
-  shape_sample(s, npoints, rng, xyz, nrm);
-  rng_t obj;
-  char key[64];
-  snprintf(key, sizeof key, "shapes/object/%lld", (long long)i);
-  rng_seed_key(&obj, c->seed, key);
-  double sc[3], q[4], R[3][3];
-  for (int a = 0; a < 3; a++)
-    sc[a] = 0.7 + 0.6 * rng_uniform(&obj);
-  double u1 = rng_uniform(&obj), u2 = rng_uniform(&obj), u3 = rng_uniform(&obj);
-  q[0] = sqrt(1 - u1) * sin(2 * M_PI * u2), q[1] = sqrt(1 - u1) * cos(2 * M_PI * u2);
-  q[2] = sqrt(u1) * sin(2 * M_PI * u3), q[3] = sqrt(u1) * cos(2 * M_PI * u3);
-  const double x = q[0], y = q[1], z = q[2], w = q[3];
-  R[0][0] = 1 - 2 * (y * y + z * z), R[0][1] = 2 * (x * y - z * w), R[0][2] = 2 * (x * z + y * w);
-  R[1][0] = 2 * (x * y + z * w), R[1][1] = 1 - 2 * (x * x + z * z), R[1][2] = 2 * (y * z - x * w);
-  R[2][0] = 2 * (x * z - y * w), R[2][1] = 2 * (y * z + x * w), R[2][2] = 1 - 2 * (x * x + y * y);
-  for (int p = 0; p < npoints; p++) {
-    double v[3] = {xyz[3 * p] * sc[0], xyz[3 * p + 1] * sc[1], xyz[3 * p + 2] * sc[2]};
-    for (int a = 0; a < 3; a++)
-      out[3 * p + a] = (float)(R[a][0] * v[0] + R[a][1] * v[1] + R[a][2] * v[2]);
-  }
-  free(xyz);
-  free(nrm);
-  return AD3D_OK;
-}
-
-/* npoints area-uniform points on the surface of the mesh in file p: out (npoints, 3). */
-static ad3d_status mesh_points(const char *p, int npoints, rng_t *rng, float *out) {
-  mesh_t m = {0};
+/* npoints area-uniform points on the surface of m: out (npoints, 3). what names m in messages. */
+static ad3d_status mesh_draw(const mesh_t *m, const char *what, int npoints, rng_t *rng, float *out) {
   mesh_sampler ms = {0};
   double *xyz = NULL;
-  ad3d_status st = mesh_read(p, &m);
-  if (!st && (st = mesh_sampler_init(&ms, &m)))
-    ad3d_fail_context(st, "%s", p);
+  ad3d_status st = mesh_sampler_init(&ms, m);
+  if (st)
+    ad3d_fail_context(st, "%s", what);
   if (!st && !(xyz = malloc((size_t)npoints * 3 * sizeof *xyz)))
-    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory sampling %d points", p, npoints);
+    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory sampling %d points", what, npoints);
   if (!st) {
     mesh_sampler_draw(&ms, npoints, rng, xyz, NULL, NULL, NULL);
     for (int64_t k = 0; k < 3 * (int64_t)npoints; k++)
@@ -347,6 +303,29 @@ static ad3d_status mesh_points(const char *p, int npoints, rng_t *rng, float *ou
   }
   free(xyz);
   mesh_sampler_free(&ms);
+  return st;
+}
+
+/* Procedural object i: the mesh of corpus shape i (synth_corpus_mesh), its points drawn from rng. */
+static ad3d_status shape_object(const corpus *c, int64_t i, int npoints, rng_t *rng, float *out) {
+  mesh_t m = {0};
+  char what[64];
+  snprintf(what, sizeof what, "procedural shape %lld", (long long)i);
+  ad3d_status st = synth_corpus_mesh(c->seed, i, &m, NULL);
+  if (st)
+    ad3d_fail_context(st, "%s", what);
+  else
+    st = mesh_draw(&m, what, npoints, rng, out);
+  mesh_free(&m);
+  return st;
+}
+
+/* npoints area-uniform points on the surface of the mesh in file p: out (npoints, 3). */
+static ad3d_status mesh_points(const char *p, int npoints, rng_t *rng, float *out) {
+  mesh_t m = {0};
+  ad3d_status st = mesh_read(p, &m);
+  if (!st)
+    st = mesh_draw(&m, p, npoints, rng, out);
   mesh_free(&m);
   return st;
 }

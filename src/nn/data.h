@@ -9,12 +9,10 @@
  * the cloud's index: independent of ranks and of the order of loading).
  *
  * Corpus kinds (corpus_open's spec):
- *   "shapes:N" or "shapes:N:SEED"  N procedural objects (synth/shapes.h): object i is catalogue shape
- *                  i mod 5 (ellipsoid, cup, torus, rounded_box, vase) under its own per-axis scale in
- *                  [0.7, 1.3] and rotation (uniform over SO(3)), both drawn from (SEED, i); its points are
- *                  drawn afresh, area-uniformly on the catalogue shape, at every call (an endless supply).
- *                  The scale is applied to the sampled points, so density varies by at most the scale
- *                  ratio across the surface.
+ *   "shapes:N" or "shapes:N:SEED"  N procedural objects: object i is the pre-training corpus shape i of
+ *                  synth/synth.h (synth_corpus_mesh: one of the 40 Anomaly-ShapeNet-style families, parameters
+ *                  drawn over the family's whole range from (SEED, i)); its points are drawn afresh,
+ *                  area-uniformly on that mesh, at every call (an endless supply).
  *   a folder with train.txt and shapenet_pc/  ShapeNet-55 as Point-MAE ships it: the files named in
  *                  train.txt (one per line, e.g. 02691156-1021a0914a7207aff927ed529ad90a11.npy), read from
  *                  shapenet_pc/ (8192 x 3 float32 .npy each). "shapenet55:DIR:SPLIT" picks SPLIT.txt.

@@ -60,6 +60,34 @@ const opt_spec synth_opt_specs[] = {
     {NULL, 0, NULL, 0, 0, NULL},
 };
 
+const synth_preset synth_presets[] = {
+    {"tiny", "2 templates, 2 normal and 1 anomalous test sample per defect, 1000 to 1500 points",
+     (const char *const[]){"train", "2", "positive", "2", "per_defect", "1", "points_min", "1000", "points_max", "1500",
+                           "template_points", "3000", NULL}},
+    {"quick", "the embedded quick dataset: 5 classes, 4 templates, 4 normal and 1 anomalous test sample per defect, "
+              "2000 to 3000 points",
+     (const char *const[]){"classes", "bottle0,bowl0,cup0,helmet0,vase0", "train", "4", "positive", "4", "per_defect",
+                           "1", "points_min", "2000", "points_max", "3000", NULL}},
+    {"paper", "the defaults: 4 templates, 15 normal and 4 anomalous test samples per defect, 8000 to 30000 points",
+     (const char *const[]){NULL}},
+    {NULL, NULL, NULL},
+};
+
+ad3d_status synth_preset_apply(opts_t *o, const char *name) {
+  const synth_preset *p = synth_presets;
+  while (p->name && strcmp(p->name, name))
+    p++;
+  if (!p->name)
+    return ad3d_fail(AD3D_EINVAL, "unknown preset \"%s\" (tiny, quick, paper)", name);
+  for (const char *const *kv = p->kv; *kv; kv += 2) {
+    const opt_spec *sp = synth_opt_specs;
+    while (strcmp(sp->name, kv[0]))
+      sp++;
+    TRY(opts_set_text(o, "synth", sp, kv[1]));
+  }
+  return AD3D_OK;
+}
+
 /* ---------------------------------------------------------------- configuration */
 
 ad3d_status synth_config_from_opts(const opts_t *o, synth_config *c) {
@@ -881,17 +909,31 @@ void synth_corpus_init(synth_corpus *s, uint64_t seed, int64_t points) {
   s->points = points;
 }
 
+/* Corpus shape i's stream r, family *f and parameters u (drawn first from r; its points come after). */
+static void corpus_shape_draw(uint64_t seed, int64_t i, rng_t *r, const proc_family **f, double *u) {
+  char key[64];
+  snprintf(key, sizeof key, "synth-corpus/%lld", (long long)i);
+  rng_seed_key(r, seed, key);
+  proc_corpus_params(r, f, u);
+}
+
+ad3d_status synth_corpus_mesh(uint64_t seed, int64_t i, mesh_t *out, const char **family) {
+  rng_t r;
+  const proc_family *f;
+  double u[PROC_MAX_PARAMS];
+  corpus_shape_draw(seed, i, &r, &f, u);
+  if (family)
+    *family = f->name;
+  return proc_build(f, u, out);
+}
+
 ad3d_status synth_corpus_next(synth_corpus *s, cloud_t *out, const char **family) {
   out->n = 0;
   out->xyz = NULL;
-  char key[64];
-  snprintf(key, sizeof key, "synth-corpus/%lld", (long long)s->next);
-  s->next++;
   rng_t r;
-  rng_seed_key(&r, s->seed, key);
   const proc_family *f;
   double u[PROC_MAX_PARAMS];
-  proc_corpus_params(&r, &f, u);
+  corpus_shape_draw(s->seed, s->next++, &r, &f, u);
   mesh_t m;
   TRY(proc_build(f, u, &m));
   mesh_sampler sm;

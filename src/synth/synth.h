@@ -79,6 +79,22 @@ typedef struct {
 /* The option schema of section "synth" (see opt_spec in common/opts.h). */
 extern const opt_spec synth_opt_specs[];
 
+/* Presets: named sets of option values, applied over the defaults before a user's own options.
+ *   tiny   2 templates, 2 normal and 1 anomalous test sample per defect, 1000 to 1500 points;
+ *   quick  the embedded quick dataset (synth/quick.h): classes bottle0, bowl0, cup0, helmet0, vase0, 4
+ *          templates, 4 normal and 1 anomalous test sample per defect type (all seven), 2000 to 3000 points;
+ *   paper  the defaults: 4 templates, 15 normal and 4 anomalous test samples per defect, 8000 to 30000 points.
+ * Entries end with one whose name is NULL. */
+typedef struct {
+  const char *name, *help;
+  const char *const *kv; /* option name, value text, ..., NULL */
+} synth_preset;
+
+extern const synth_preset synth_presets[];
+
+/* Set preset `name`'s values in o (section "synth"). AD3D_EINVAL naming the presets for an unknown name. */
+ad3d_status synth_preset_apply(opts_t *o, const char *name);
+
 /* Resolve options (section "synth", every option of synth_opt_specs set, e.g. by
  * opts_set_defaults then overrides) into c. The strings c->meshes and c->classes point into o (o
  * must outlive c); c->classes is malloc'ed: free it with synth_config_free. AD3D_EINVAL for an
@@ -141,6 +157,10 @@ typedef struct {
 void synth_corpus_init(synth_corpus *s, uint64_t seed, int64_t points);
 /* The next shape: its points in out (cloud_free to release) and its family name in *family. */
 ad3d_status synth_corpus_next(synth_corpus *s, cloud_t *out, const char **family);
+
+/* The mesh of corpus shape i of seed `seed` (the shape synth_corpus_next makes i-th, before sampling and
+ * normalisation) in *out (mesh_free to release), its family name in *family (or NULL). */
+ad3d_status synth_corpus_mesh(uint64_t seed, int64_t i, mesh_t *out, const char **family);
 
 /* Write `count` corpus shapes as ShapeNet-55 does for Point-MAE: <root>/shapenet_pc/<name>.npy
  * ((points, 3) float32, little endian, npy 1.0), <root>/train.txt and <root>/test.txt listing the

@@ -278,7 +278,7 @@ def test_methods():
     sets += ["--set", "reg3dad.pointmae=true", "--set", "patchcore_pointmae.register=false"]
     res = os.path.join(A.workdir, "pm.h5")
     p = subprocess.run([A.mpirun, "--oversubscribe", "-np", "2", A.ad3d_run, "run", "--methods",
-                        "patchcore_pointmae,m3dm,reg3dad", "--classes", "box0,sphere0", "--output", res, "--quiet",
+                        "patchcore_pointmae,m3dm,reg3dad", "--classes", "bowl0,cup0", "--output", res, "--quiet",
                         "--no-report"] + sets, cwd=A.workdir, capture_output=True, text=True, timeout=280)
     check(p.returncode == 0, f"ad3d run exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
     with h5py.File(res, "r") as f:
@@ -287,7 +287,7 @@ def test_methods():
     check(len(rows) == 6 and all(r["status"] == 0 for r in rows), f"tasks {keys}")
     check(all(0 <= r["i_auroc"] <= 1 and 0 <= r["p_auroc"] <= 1 for r in rows), "metrics out of range")
     bad = os.path.join(A.workdir, "nockpt.h5")
-    p = subprocess.run([A.ad3d_run, "run", "--methods", "m3dm", "--classes", "box0", "--output", bad, "--quiet",
+    p = subprocess.run([A.ad3d_run, "run", "--methods", "m3dm", "--classes", "bowl0", "--output", bad, "--quiet",
                         "--no-report"], cwd=A.workdir, capture_output=True, text=True, timeout=120)
     check(p.returncode == 1, f"a task without a checkpoint: exit {p.returncode}\n{p.stderr}")
     with h5py.File(bad, "r") as f:

@@ -199,8 +199,14 @@ def quick_root():
     run(None, "check", "embedded:quick")
     cache = os.environ.get("AD3D_CACHE")
     roots = [d for d in os.listdir(cache) if d.startswith("quick-v") and ".tmp" not in d]
-    check(len(roots) == 1, f"quick dataset not found in {cache}: {roots}")
-    return os.path.join(cache, roots[0])
+    check(len(roots) >= 1, f"quick dataset not found in {cache}: {roots}")
+    roots.sort(key=lambda r: int(r[len("quick-v"):]))  # older versions may be cached beside it
+    return os.path.join(cache, roots[-1])
+
+
+def classes_of(root):
+    """The class folders of a dataset root (beside them: manifest.csv, synth.cfg)."""
+    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
 
 
 def test_failing_task():
@@ -208,7 +214,7 @@ def test_failing_task():
     src = quick_root()
     root = os.path.join(A.workdir, "broken")
     shutil.copytree(src, root)
-    classes = sorted(os.listdir(root))
+    classes = classes_of(root)
     bad_cls = classes[0]
     test_dir = os.path.join(root, bad_cls, "test")
     victim = sorted(f for f in os.listdir(test_dir) if "positive" in f)[0]
@@ -319,11 +325,11 @@ def test_info():
 def test_check():
     root = quick_root()
     p = run(None, "check", root)
-    for cls in os.listdir(root):
+    for cls in classes_of(root):
         check(cls in p.stdout, f"check output lacks class {cls}")
     broken = os.path.join(A.workdir, "nogt")
     shutil.copytree(root, broken)
-    cls = sorted(os.listdir(broken))[0]
+    cls = classes_of(broken)[0]
     gt = os.path.join(broken, cls, "GT")
     removed = sorted(os.listdir(gt))[0]
     os.remove(os.path.join(gt, removed))

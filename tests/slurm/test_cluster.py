@@ -97,8 +97,9 @@ def quick_root():
     ad3d("check", "embedded:quick")
     roots = glob.glob(os.path.join(os.environ["AD3D_CACHE"], "quick-v*"))
     roots = [r for r in roots if ".tmp" not in r]
-    check(len(roots) == 1, f"quick dataset not found: {roots}")
-    return roots[0]
+    check(len(roots) >= 1, f"quick dataset not found: {roots}")
+    roots.sort(key=lambda r: int(r.rsplit("quick-v", 1)[1]))  # older versions may be cached beside it
+    return roots[-1]
 
 
 def status(*args, expect=None):
@@ -136,7 +137,7 @@ def test_status():
     # failed tasks, with their errors
     root = os.path.join(A.workdir, "broken")
     shutil.copytree(quick_root(), root)
-    bad_cls = sorted(os.listdir(root))[0]
+    bad_cls = classes_of(root)[0]
     test_dir = os.path.join(root, bad_cls, "test")
     victim = sorted(f for f in os.listdir(test_dir) if "positive" in f)[0]
     data = open(os.path.join(test_dir, victim), "rb").read()
@@ -200,11 +201,16 @@ def simulate(times, ranks):
         busy_until = [None if t is not None and t <= now else t for t in busy_until]
 
 
+def classes_of(root):
+    """The class folders of a dataset root (beside them: manifest.csv, synth.cfg)."""
+    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+
+
 def class_costs(root):
     """The runner's cost estimate (runner/tasks.h): bytes of a class's training clouds and test
     clouds, a test sample's bytes being those of its GT file when it has one."""
     costs = {}
-    for cls in os.listdir(root):
+    for cls in classes_of(root):
         total = 0
         for f in glob.glob(os.path.join(root, cls, "train", "*.pcd")):
             total += os.path.getsize(f)
