@@ -264,8 +264,9 @@ ad3d_status mae_init(mae_model **out, const mae_config *cfg, rng_t *rng) {
   m->v_mem = calloc(m->nparams, sizeof(float));
   m->bufs_mem = calloc(m->nbufs, sizeof(float));
   if (!m->params_mem || !m->grads_mem || !m->m_mem || !m->v_mem || !m->bufs_mem) {
+    size_t n = m->nparams;
     mae_free(m);
-    return ad3d_fail(AD3D_ENOMEM, "mae_init: out of memory for %zu parameters", m->nparams);
+    return ad3d_fail(AD3D_ENOMEM, "mae_init: out of memory for %zu parameters", n);
   }
   point_params(&m->params, m->params_mem, m->pinfo);
   point_params(&m->grads, m->grads_mem, m->pinfo);
