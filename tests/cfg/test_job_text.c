@@ -1,7 +1,9 @@
 /* test_job_text.c - the config texts against the real method registry: configs/defaults.cfg is
  * exactly job_defaults_text (run with AD3D_UPDATE_DEFAULTS=1 to rewrite the file after changing an
  * option table), reads back to the defaults, documents every option; the resolved text of a job
- * using every registered method reads back to the same job. */
+ * using every registered method reads back to the same job; every job file in jobs/ loads, and every
+ * method it runs accepts every variant's options (method create, which checks names and ranges the
+ * option tables cannot, e.g. imrnet.sampler). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +16,9 @@
 #include "cfg/job.h"
 #include "common/util.h"
 #include "job_test_util.h"
+#include "methods/maefeat.h"
 #include "methods/method.h"
+#include "nn/mae.h"
 
 #define DEFAULTS_CFG AD3D_CONFIGS "/defaults.cfg"
 
@@ -142,12 +146,54 @@ static void test_resolved_round_trip(void **state) {
     free(sweeps[i]);
 }
 
+/* The checkpoint loader the program installs, here a new small model whatever the path: create only
+ * needs a model of the right kind. */
+static ad3d_status small_model(const char *path, mae_model **out) {
+  (void)path;
+  rng_t rng;
+  rng_seed(&rng, 2);
+  mae_config c = mae_config_small();
+  return mae_init(out, &c, &rng);
+}
+
+static void test_job_files_valid(void **state) {
+  (void)state;
+  maefeat_set_loader(small_model);
+  char **names;
+  int n;
+  assert_int_equal(list_dir(AD3D_JOBS, ".cfg", &names, &n), AD3D_OK);
+  assert_true(n >= 5);
+  for (int i = 0; i < n; i++) {
+    char *path = str_printf("%s/%s", AD3D_JOBS, names[i]);
+    job_t job;
+    if (job_load(path, NULL, 0, NULL, 0, &job) != AD3D_OK)
+      fail_msg("%s: %s", path, ad3d_errmsg());
+    for (int v = 0; v < job.nvariants; v++) {
+      const opt_value *methods = opts_list(&job.variants[v].opts, "run.methods");
+      for (int k = 0; k < methods->nlist; k++) {
+        const method_vt *vt = method_find(methods->list[k]);
+        assert_non_null(vt);
+        rng_t rng;
+        rng_seed(&rng, 1);
+        void *st = NULL;
+        if (vt->create(&job.variants[v].opts, &rng, &st) != AD3D_OK)
+          fail_msg("%s, variant %s, %s: %s", names[i], job.variants[v].name, vt->name, ad3d_errmsg());
+        vt->destroy(st);
+      }
+    }
+    job_free(&job);
+    free(path);
+  }
+  strv_free(names, n);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_file_current),
       cmocka_unit_test(test_defaults_file_loads),
       cmocka_unit_test(test_defaults_documented),
       cmocka_unit_test(test_resolved_round_trip),
+      cmocka_unit_test(test_job_files_valid),
   };
   return cmocka_run_group_tests(tests, NULL, tmp_cleanup);
 }
