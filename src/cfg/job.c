@@ -43,7 +43,8 @@ const opt_spec job_run_opts[] = {
 const opt_spec job_dataset_opts[] = {
     {"layout", OPT_STRING, "anomaly_shapenet", 1, 0, "Folder layout of the dataset: anomaly_shapenet or real3d_ad."},
     {"root", OPT_STRING, "", 1, 0,
-     "Folder holding one sub-folder per class (\"embedded:<name>\" names a dataset built into ad3d)."},
+     "Folder holding one sub-folder per class, or a dataset ad3d generates into its cache on first use, in "
+     "its own layout: \"embedded:quick\", \"embedded:anomaly_shapenet\" or \"embedded:real3d_ad\" (ad3d info)."},
     {"classes", OPT_STRINGS, "", 1, 0, "Classes of this dataset to run (empty: every class)."},
     {NULL, 0, NULL, 0, 0, NULL},
 };

@@ -1,4 +1,4 @@
-/* cmd_check.c - `ad3d check ROOT`: validate a dataset folder. */
+/* cmd_check.c - `ad3d check ROOT`: validate a dataset folder (or an embedded dataset, made first). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +13,15 @@ static void usage(FILE *f) {
              "  exits 1 when there are problems. Layouts: ");
   for (int i = 0; dataset_layouts[i]; i++)
     fprintf(f, "%s%s", i ? ", " : "", dataset_layouts[i]->name);
-  fprintf(f, " (default anomaly_shapenet).\n");
+  fprintf(f, " (default anomaly_shapenet).\n"
+             "  ROOT may name an embedded dataset (generated into the cache first; its own layout by default): ");
+  for (const embedded_dataset *e = embedded_datasets; e->name; e++)
+    fprintf(f, "%s" EMBEDDED_PREFIX "%s", e == embedded_datasets ? "" : ", ", e->name);
+  fprintf(f, ".\n");
 }
 
 int cmd_check(int argc, char **argv) {
-  const char *layout = "anomaly_shapenet", *root = NULL;
+  const char *layout = NULL, *root = NULL; /* layout NULL: not given */
   char **classes = calloc((size_t)argc, sizeof *classes);
   int ncls = 0;
   if (!classes)
@@ -39,7 +43,13 @@ int cmd_check(int argc, char **argv) {
     else
       classes[ncls++] = argv[i];
   }
-  const dataset_layout *L = dataset_layout_find(layout);
+  const embedded_dataset *e = NULL;
+  if (root && embedded_is(root) && embedded_find(root, &e)) {
+    fprintf(stderr, "ad3d check: %s\n", ad3d_errmsg());
+    free(classes);
+    return 1;
+  }
+  const dataset_layout *L = dataset_layout_find(layout ? layout : e ? e->layout : "anomaly_shapenet");
   if (!root || !L) {
     if (!L)
       fprintf(stderr, "ad3d check: unknown layout \"%s\"\n", layout);
@@ -50,7 +60,7 @@ int cmd_check(int argc, char **argv) {
   int nproblems = 0;
   char *cache = NULL;
   ad3d_status st = AD3D_OK;
-  if (!strcmp(root, "embedded:quick") && !(st = quick_dataset_ensure(&cache)))
+  if (e && !(st = embedded_resolve(root, L->name, &cache)))
     root = cache;
   if (!st)
     st = dataset_check(L, root, classes, ncls, stdout, &nproblems);

@@ -10,11 +10,13 @@
 #include "io/dataset.h"
 #include "methods/method.h"
 #include "store/results.h"
+#include "synth/quick.h"
 
 int cmd_info(int argc, char **argv) {
   (void)argv;
   if (argc > 1) {
-    fprintf(stdout, "usage: ad3d info\n  methods, dataset layouts, and the MPI, BLAS and HDF5 this build uses\n");
+    fprintf(stdout, "usage: ad3d info\n  methods, dataset layouts, embedded datasets, and the MPI, BLAS and HDF5 this "
+                    "build uses\n");
     return argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) ? 0 : 2;
   }
   printf("ad3d %s\n\nmethods:\n", AD3D_VERSION);
@@ -23,8 +25,9 @@ int cmd_info(int argc, char **argv) {
   printf("\ndataset layouts:\n");
   for (int i = 0; dataset_layouts[i]; i++)
     printf("  %-16s %s\n", dataset_layouts[i]->name, dataset_layouts[i]->help);
-  printf("\nembedded datasets:\n  %-16s %s\n", "embedded:quick",
-         "small generated benchmark (anomaly_shapenet layout), written to the cache on first use");
+  printf("\nembedded datasets (generated into the cache on first use; a job names one as its dataset root):\n");
+  for (const embedded_dataset *e = embedded_datasets; e->name; e++)
+    printf("  " EMBEDDED_PREFIX "%-17s %s\n", e->name, e->help);
   char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
   int len = 0;
   MPI_Get_library_version(mpi, &len);

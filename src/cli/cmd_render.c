@@ -46,8 +46,8 @@ static ad3d_status stored_dataset(const char *results, const char *ds, char **ro
   const opt_value *r = opts_find(&job.variants[0].opts, key);
   if (!layout || !r || !(*L = dataset_layout_find(layout->s)))
     st = ad3d_fail(AD3D_ENOTFOUND, "%s: the stored config has no dataset \"%s\"", results, ds);
-  else if (!strcmp(r->s, "embedded:quick"))
-    st = quick_dataset_ensure(root);
+  else if (embedded_is(r->s))
+    st = embedded_resolve(r->s, layout->s, root);
   else
     st = (*root = xstrdup(r->s)) ? AD3D_OK : AD3D_ENOMEM;
   job_free(&job);

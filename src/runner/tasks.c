@@ -21,13 +21,12 @@ static int copy_str(char *dst, size_t size, const char *src) {
   return 1;
 }
 
-/* "embedded:quick" -> the cache folder of the generated dataset; anything else is a path. */
-static ad3d_status resolve_root(const char *dataset, const char *root, char **out) {
-  if (!strncmp(root, "embedded:", 9)) {
-    if (strcmp(root + 9, "quick"))
-      return ad3d_fail(AD3D_ENOTFOUND, "datasets.%s.root: unknown embedded dataset \"%s\" (known: embedded:quick)",
-                       dataset, root);
-    return quick_dataset_ensure(out);
+/* "embedded:<name>" -> the cache folder of the generated dataset, which must be in `layout`
+ * (synth/quick.h); anything else is a path. */
+static ad3d_status resolve_root(const char *dataset, const char *layout, const char *root, char **out) {
+  if (embedded_is(root)) {
+    ad3d_status st = embedded_resolve(root, layout, out);
+    return st ? ad3d_fail_context(st, "datasets.%s", dataset) : AD3D_OK;
   }
   if (!is_dir(root))
     return ad3d_fail(AD3D_ENOTFOUND, "datasets.%s.root: %s is not a folder", dataset, root);
@@ -93,7 +92,7 @@ static ad3d_status expand_dataset(const job_t *job, int v, const char *ds, task_
 
   char *root = NULL, **classes = NULL;
   int ncls = 0;
-  ad3d_status st = resolve_root(ds, root_text, &root);
+  ad3d_status st = resolve_root(ds, layout, root_text, &root);
   if (st)
     return st;
   if ((st = L->list_classes(root, &classes, &ncls))) {

@@ -68,6 +68,13 @@ const synth_preset synth_presets[] = {
               "2000 to 3000 points",
      (const char *const[]){"classes", "bottle0,bowl0,cup0,helmet0,vase0", "train", "4", "positive", "4", "per_defect",
                            "1", "points_min", "2000", "points_max", "3000", NULL}},
+    {"real3d", "the embedded real3d_ad dataset: 12 classes in the real3d_ad layout, 4 full-scan templates of 60000 "
+               "points, 8 good and 8 anomalous (bulge, sink) partial test scans of 8000 to 30000 points, defects "
+               "covering 0.5% to 3% of the surface",
+     (const char *const[]){"layout", "real3d_ad", "classes",
+                           "ashtray0,bag0,bottle1,bowl4,bucket1,cap0,eraser0,headset1,helmet2,microphone0,tap1,vase9",
+                           "train", "4", "positive", "8", "per_defect", "4", "defects", "bulge,concavity",
+                           "coverage_min", "0.005", "coverage_max", "0.03", NULL}},
     {"paper", "the defaults: 4 templates, 15 normal and 4 anomalous test samples per defect, 8000 to 30000 points",
      (const char *const[]){NULL}},
     {NULL, NULL, NULL},
@@ -77,8 +84,12 @@ ad3d_status synth_preset_apply(opts_t *o, const char *name) {
   const synth_preset *p = synth_presets;
   while (p->name && strcmp(p->name, name))
     p++;
-  if (!p->name)
-    return ad3d_fail(AD3D_EINVAL, "unknown preset \"%s\" (tiny, quick, paper)", name);
+  if (!p->name) {
+    char known[256] = "";
+    for (p = synth_presets; p->name; p++)
+      snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", p == synth_presets ? "" : ", ", p->name);
+    return ad3d_fail(AD3D_EINVAL, "unknown preset \"%s\" (%s)", name, known);
+  }
   for (const char *const *kv = p->kv; *kv; kv += 2) {
     const opt_spec *sp = synth_opt_specs;
     while (strcmp(sp->name, kv[0]))

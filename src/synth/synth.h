@@ -83,7 +83,13 @@ extern const opt_spec synth_opt_specs[];
  *   tiny   2 templates, 2 normal and 1 anomalous test sample per defect, 1000 to 1500 points;
  *   quick  the embedded quick dataset (synth/quick.h): classes bottle0, bowl0, cup0, helmet0, vase0, 4
  *          templates, 4 normal and 1 anomalous test sample per defect type (all seven), 2000 to 3000 points;
- *   paper  the defaults: 4 templates, 15 normal and 4 anomalous test samples per defect, 8000 to 30000 points.
+ *   real3d the embedded real3d_ad dataset (synth/quick.h): layout real3d_ad, classes ashtray0, bag0, bottle1,
+ *          bowl4, bucket1, cap0, eraser0, headset1, helmet2, microphone0, tap1, vase9, 4 templates (full scans
+ *          of 60000 points), 8 good and 4 anomalous partial test scans per defect type (bulge, concavity,
+ *          which the layout writes as sink) covering 0.5% to 3% of the surface (2% to 5.5% of an anomalous
+ *          scan's points, by class; Real3D-AD's classes: 1.2% to 5.4%), 8000 to 30000 points, diagonal 60 mm;
+ *   paper  the defaults: 4 templates, 15 normal and 4 anomalous test samples per defect, 8000 to 30000 points
+ *          (the embedded anomaly_shapenet dataset: all 40 procedural classes).
  * Entries end with one whose name is NULL. */
 typedef struct {
   const char *name, *help;

@@ -18,6 +18,7 @@ import h5py
 import numpy as np
 
 A = None  # parsed arguments
+KNOWN_EMBEDDED = "known: embedded:quick, embedded:anomaly_shapenet, embedded:real3d_ad"
 
 
 def fail(msg):
@@ -246,6 +247,21 @@ def test_cli_errors():
     check("--bogus" in p.stderr, "unknown option not named")
     p = run(1, "run", "--dataset", "anomaly_shapenet:/nonexistent/x", "--output", "y.h5", expect=101)
     check("/nonexistent/x" in p.stderr, f"missing dataset folder not named:\n{p.stderr}")
+    # embedded datasets: an unknown name, a layout that does not fit (refused before anything is generated;
+    # these runs stop before any MPI communication, so no mpirun)
+    p = run(None, "run", "--set", "datasets.quick.root=embedded:nope", "--output", "y.h5", expect=101)
+    check('"embedded:nope"' in p.stderr and KNOWN_EMBEDDED in p.stderr, f"unknown embedded dataset:\n{p.stderr}")
+    p = run(None, "run", "--dataset", "real3d_ad:embedded:quick", "--output", "y.h5", expect=101)
+    check("layout real3d_ad does not fit embedded:quick" in p.stderr, f"layout mismatch:\n{p.stderr}")
+    # the table jobs default to the embedded datasets (a contradicting layout shows the root without
+    # generating it) and take the real data's folder as their header comments say
+    for ds, other in (("anomaly_shapenet", "real3d_ad"), ("real3d_ad", "anomaly_shapenet")):
+        cfg = os.path.join(A.repo, "jobs", ds + ".cfg")
+        p = run(None, "run", cfg, "--set", f"datasets.{ds}.layout={other}", "--output", "y.h5", expect=101)
+        check(f"datasets.{ds}: layout {other} does not fit embedded:{ds}" in p.stderr, f"{ds}.cfg:\n{p.stderr}")
+        for how in (["--set", f"datasets.{ds}.root=/nonexistent/{ds}"], ["--dataset", f"{ds}={ds}:/nonexistent/{ds}"]):
+            p = run(None, "run", cfg, *how, "--output", "y.h5", expect=101)
+            check(f"datasets.{ds}.root: /nonexistent/{ds} is not a folder" in p.stderr, f"{ds}.cfg {how}:\n{p.stderr}")
 
 
 def test_report():
@@ -318,7 +334,8 @@ def test_render():
 
 def test_info():
     p = run(None, "info")
-    for s in ("btf_raw", "anomaly_shapenet", "real3d_ad", "Open MPI", "OpenBLAS", "HDF5 1."):
+    for s in ("btf_raw", "anomaly_shapenet", "real3d_ad", "Open MPI", "OpenBLAS", "HDF5 1.", "embedded:quick",
+              "embedded:anomaly_shapenet", "embedded:real3d_ad"):
         check(s in p.stdout, f"`ad3d info` lacks {s}:\n{p.stdout}")
 
 
@@ -335,6 +352,16 @@ def test_check():
     os.remove(os.path.join(gt, removed))
     p = run(None, "check", broken, expect=1)
     check(removed.replace(".txt", "") in p.stdout + p.stderr, f"missing GT not reported:\n{p.stdout}")
+    # embedded datasets: in their own layout without --layout (embedded:real3d_ad is made here, ~20 s
+    # once per cache), refused in another or under an unknown name
+    p = run(None, "check", "embedded:real3d_ad")
+    check("real3d_ad dataset at " in p.stdout and "real3d_ad-v" in p.stdout and ": 12 classes" in p.stdout
+          and "\n0 problems" in p.stdout, f"check embedded:real3d_ad:\n{p.stdout}")
+    p = run(None, "check", "--layout", "real3d_ad", "embedded:quick", expect=1)
+    check("layout real3d_ad does not fit embedded:quick, which is in the anomaly_shapenet layout" in p.stderr,
+          f"layout mismatch:\n{p.stderr}")
+    p = run(None, "check", "embedded:nope", expect=1)
+    check('"embedded:nope"' in p.stderr and KNOWN_EMBEDDED in p.stderr, f"unknown embedded dataset:\n{p.stderr}")
 
 
 def main():
