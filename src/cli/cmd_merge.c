@@ -13,10 +13,13 @@ static void usage(FILE *f) {
           "Joins results files of the same job (e.g. the slices of a job array, `ad3d run --slice I/N`)\n"
           "into OUT.h5: every task key once, with its latest committed record and its scores. OUT.h5 may\n"
           "be one of the inputs (to add slices to an earlier merge); it is replaced only once complete.\n"
+          "Each record keeps the time it was recorded. Slices (files of `ad3d run --slice I/N`) must be\n"
+          "distinct slices of one N; a slice no input holds is reported, its tasks are absent.\n"
           "\n"
-          "  --force       join inputs whose configs (run.output, run.blas_threads aside) or seeds differ\n"
+          "  --force       join inputs whose configs (run.output, run.blas_threads aside) or seeds differ,\n"
+          "                or whose slices repeat or differ in N\n"
           "  --overwrite   replace an existing OUT.h5 that is not one of the inputs\n"
-          "  --quiet       no summary line\n"
+          "  --quiet       no summary line (slices no input holds are still reported)\n"
           "\n"
           "exit status: 0 merged; 1 not merged (message on stderr); 2 bad arguments.\n");
 }
@@ -55,5 +58,9 @@ int cmd_merge(int argc, char **argv) {
   if (!quiet)
     fprintf(stderr, "ad3d merge: %lld tasks (%lld failed) from %d file(s) into %s; %lld older record(s) superseded\n",
             (long long)sum.ntasks, (long long)sum.nfailed, npos - 1, pos[0], (long long)sum.nsuperseded);
+  if (sum.slice_count > 0 && sum.missing_slices[0]) /* a warning, even with --quiet */
+    fprintf(stderr, "ad3d merge: %d of %d slices merged; no input holds slice(s) %s: their tasks are absent "
+            "(`ad3d status %s` lists them as left)\n", (int)sum.nslices, (int)sum.slice_count, sum.missing_slices,
+            pos[0]);
   return 0;
 }

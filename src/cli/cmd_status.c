@@ -3,9 +3,11 @@
  *
  * A results file knows what was recorded, not what was planned. The plan is the job: JOB.cfg with
  * the same options as `ad3d run` when given, else the resolved config the first results file
- * stores (the job exactly as it started), expanded into the task list the runner hands out. Several
- * results files (the slices of a job array) count as one job. Files still being written are read as
- * SWMR readers do. Also here: the helpers `ad3d plan` shares (cli.h). */
+ * stores (the job exactly as it started), expanded into the task list the runner hands out. A file
+ * of `ad3d run --slice I/N` stores its slice: without --slice, the plan is the slices the files
+ * store (when they all store one, of the same N), else the whole job. Several results files (the
+ * slices of a job array) count as one job. Files still being written are read as SWMR readers do.
+ * Also here: the helpers `ad3d plan` shares (cli.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -220,7 +222,9 @@ static void usage(FILE *f) {
           "options given; several results files (the slices of a job array) count as one job.\n"
           "\n"
           "  --set KEY=VALUE, --sweep KEY=V1,V2, --methods, --classes, --seed   as for `ad3d run`\n"
-          "  --slice I/N        the job was run as slice I of N (`ad3d run --slice`)\n"
+          "  --slice I/N        the job was run as slice I of N (`ad3d run --slice`); default: the slices\n"
+          "                     the results files store (files of older ad3d store none), or the\n"
+          "                     whole job; --slice 0/1 counts the whole job\n"
           "  --all              list every task left (default: the first 20)\n"
           "  --no-plan          report the results files only\n"
           "\n"
@@ -258,7 +262,12 @@ static int print_files(const status_args *a, FILE *out, int *writing) {
       snprintf(state, sizeof state, "not closed: running on another host, or interrupted (resume it)");
       *writing = 1;
     }
-    fprintf(out, "%s: started %s on %s rank(s) (%s); %s\n", path, start, ranks, hosts, state);
+    int32_t si = 0, sn = 0;
+    char slice[64] = "";
+    if (results_read_slice(path, &si, &sn) == AD3D_OK && sn > 0)
+      snprintf(slice, sizeof slice, ", slice %d/%d", (int)si, (int)sn);
+    ad3d_clear_error();
+    fprintf(out, "%s: started %s on %s rank(s) (%s)%s; %s\n", path, start, ranks, hosts, slice, state);
     free(start), free(end), free(ranks), free(hosts);
   }
   return 0;
@@ -340,6 +349,63 @@ static int plan_print(const status_args *a, const planned_task *plan, int nplan,
   return nleft || nfailed ? 3 : 0;
 }
 
+/* The slices the results files store: held[k] (k < *count, malloc'd) when every file stores a
+ * slice of the same N, else *count 0 and why in `why` (the plan is then the whole job). */
+static void stored_slices(char *const *files, int n, int32_t *count, char **held, char *why, size_t cap) {
+  *count = 0;
+  *held = NULL;
+  why[0] = '\0';
+  int32_t *idx = calloc((size_t)n + 1, sizeof *idx), *cnt = calloc((size_t)n + 1, sizeof *cnt);
+  int ok = idx && cnt;
+  for (int f = 0; ok && f < n; f++) {
+    if (results_read_slice(files[f], &idx[f], &cnt[f]) != AD3D_OK) {
+      snprintf(why, cap, "%s", ad3d_errmsg());
+      ok = 0;
+    } else if (cnt[f] == 0) {
+      ok = 0; /* a whole run, a merge, or a file of an older ad3d */
+    } else if (cnt[f] != cnt[0]) {
+      snprintf(why, cap, "%s is slice %d/%d, %s slice %d/%d", files[0], (int)idx[0], (int)cnt[0], files[f],
+               (int)idx[f], (int)cnt[f]);
+      ok = 0;
+    }
+  }
+  if (ok && (*held = calloc((size_t)cnt[0], 1)) != NULL) {
+    *count = cnt[0];
+    for (int f = 0; f < n; f++)
+      (*held)[idx[f]] = 1;
+  }
+  ad3d_clear_error();
+  free(idx);
+  free(cnt);
+}
+
+/* The planned tasks: the slice of --slice, else the slices the files store, else the whole job. */
+static ad3d_status plan_load(const status_args *a, planned_task **plan, int *nplan, FILE *out) {
+  if (a->src.slice_count > 0)
+    return planned_tasks_load(a->files[0], &a->src, plan, nplan);
+  int32_t count = 0;
+  char *held = NULL, why[600];
+  stored_slices(a->files, a->nfiles, &count, &held, why, sizeof why);
+  if (why[0])
+    fprintf(out, "(planning the whole job: %s)\n", why);
+  TRY(planned_tasks_load(a->files[0], &a->src, plan, nplan));
+  if (count > 0) { /* the whole job's list, position i in slice i % count (the runner's round robin) */
+    int m = 0;
+    char list[200] = "";
+    for (int i = 0; i < *nplan; i++)
+      if (held[i % count])
+        (*plan)[m++] = (*plan)[i];
+    *nplan = m;
+    for (int32_t k = 0, len = 0; k < count && len < (int)sizeof list - 16; k++)
+      if (held[k])
+        len += snprintf(list + len, sizeof list - (size_t)len, "%s%d", len ? ", " : "", (int)k);
+    fprintf(out, "plan: slice(s) %s of %d, as the results files store (--slice 0/1: the whole job)\n", list,
+            (int)count);
+  }
+  free(held);
+  return AD3D_OK;
+}
+
 static int status_print(const status_args *a, FILE *out) {
   task_record *recs = NULL;
   planned_task *plan = NULL;
@@ -352,7 +418,7 @@ static int status_print(const status_args *a, FILE *out) {
     return 1;
   }
   if (!a->no_plan) {
-    if (planned_tasks_load(a->files[0], &a->src, &plan, &nplan) == AD3D_OK)
+    if (plan_load(a, &plan, &nplan, out) == AD3D_OK)
       have_plan = 1;
     else
       fprintf(out, "(the planned task list is unknown: %s)\n", ad3d_errmsg());

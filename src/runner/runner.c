@@ -301,6 +301,8 @@ static ad3d_status master_prepare(const runner_args *a, const job_t *job, int si
       .seed = (uint64_t)opts_int(o, "run.seed"),
       .ranks = size,
       .hosts = hosts ? hosts : "",
+      .slice_index = a->slice_count > 0 ? a->slice_index : 0,
+      .slice_count = a->slice_count > 0 ? a->slice_count : 0,
   };
   const char *output = opts_str(o, "run.output");
   const char *slash = strrchr(output, '/');

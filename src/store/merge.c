@@ -1,14 +1,13 @@
 /* store/merge.c - `ad3d merge`: join results files (job array slices) into one; see merge.h.
  *
- * Records and scores go through the public reader and writer of results.h, so the output is
- * written with the same crash-safe appends as a run. The one thing those readers do not return is
- * when each record was written (`recorded_at`, which decides between two inputs holding the same
- * key), read here from /tasks directly: the only HDF5 of this file.
+ * Records and scores go through the public reader and writer of results.h (no HDF5 here): each
+ * input is read through one results_reader (its task table read once, each task's scores by
+ * offset), so a merge costs time linear in the tasks; the output is written with results_append_copy,
+ * which keeps every record's recorded_at, with the same crash-safe appends as a run.
  */
 #include "store/merge.h"
 
 #include <errno.h>
-#include <hdf5.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,155 +18,9 @@
 #include "common/util.h"
 #include "store/results.h"
 
-enum { KEY_LEN = 256, TIME_LEN = 32 };
-
-/* ---------------------------------------------------------------------------------------------
- * recorded_at of every record (HDF5)
- * ------------------------------------------------------------------------------------------- */
-
-/* The innermost (most specific) message of HDF5's error stack: each frame of the downward walk
- * overwrites the one before. */
-static herr_t innermost_desc(unsigned n, const H5E_error2_t *e, void *data) {
-  (void)n;
-  if (e->desc)
-    snprintf(data, 256, "%s(): %s", e->func_name ? e->func_name : "?", e->desc);
-  return 0;
-}
-
-static ad3d_status h5_fail(const char *path, const char *what) {
-  char desc[256] = "HDF5 left no message";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost_desc, desc);
-  H5Eclear2(H5E_DEFAULT);
-  return ad3d_fail(AD3D_EINTERNAL, "%s: %s: %s", path, what, desc);
-}
-
-/* One committed /tasks row as far as the merge needs it. */
-typedef struct {
-  char key[KEY_LEN];
-  char recorded_at[TIME_LEN];
-  uint8_t committed;
-} time_row;
-
-/* A memory string type of `size` bytes in the character set of the file's member `name`. */
-static hid_t member_str_type(hid_t file_ct, const char *name, size_t size) {
-  int idx = H5Tget_member_index(file_ct, name);
-  if (idx < 0)
-    return H5I_INVALID_HID;
-  hid_t ft = H5Tget_member_type(file_ct, (unsigned)idx), t = H5I_INVALID_HID;
-  if (ft < 0)
-    return ft;
-  H5T_cset_t cset = H5Tget_cset(ft);
-  H5Tclose(ft);
-  if (cset < 0 || (t = H5Tcopy(H5T_C_S1)) < 0)
-    return H5I_INVALID_HID;
-  if (H5Tset_size(t, size) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0 || H5Tset_cset(t, cset) < 0) {
-    H5Tclose(t);
-    return H5I_INVALID_HID;
-  }
-  return t;
-}
-
-/* Every /tasks row's key, recorded_at and committed byte. *rows: malloc'd (n). */
-static ad3d_status rows_read_times(const char *path, time_row **rows, int64_t *n) {
-  ad3d_status st = AD3D_OK;
-  hid_t f = H5I_INVALID_HID, d = H5I_INVALID_HID, sp = H5I_INVALID_HID, ft = H5I_INVALID_HID;
-  hid_t mt = H5I_INVALID_HID, kt = H5I_INVALID_HID, tt = H5I_INVALID_HID;
-  hsize_t len = 0;
-  *rows = NULL;
-  *n = 0;
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (f < 0) { /* a run still writing, or killed: FORMAT.md rule 1 */
-    H5Eclear2(H5E_DEFAULT);
-    f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-  }
-  if (f < 0)
-    return h5_fail(path, "cannot be opened");
-  if ((d = H5Dopen2(f, "tasks", H5P_DEFAULT)) < 0 || (sp = H5Dget_space(d)) < 0 ||
-      H5Sget_simple_extent_dims(sp, &len, NULL) < 0 || (ft = H5Dget_type(d)) < 0 ||
-      (kt = member_str_type(ft, "key", KEY_LEN)) < 0 || (tt = member_str_type(ft, "recorded_at", TIME_LEN)) < 0 ||
-      (mt = H5Tcreate(H5T_COMPOUND, sizeof(time_row))) < 0 ||
-      H5Tinsert(mt, "key", offsetof(time_row, key), kt) < 0 ||
-      H5Tinsert(mt, "recorded_at", offsetof(time_row, recorded_at), tt) < 0 ||
-      H5Tinsert(mt, "committed", offsetof(time_row, committed), H5T_NATIVE_UINT8) < 0) {
-    st = h5_fail(path, "reading the key, recorded_at and committed fields of /tasks");
-    goto cleanup;
-  }
-  if (len > 0) {
-    if (!(*rows = calloc((size_t)len, sizeof **rows))) {
-      st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory for %llu task rows", path, (unsigned long long)len);
-      goto cleanup;
-    }
-    if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, *rows) < 0) {
-      st = h5_fail(path, "reading /tasks");
-      goto cleanup;
-    }
-  }
-  *n = (int64_t)len;
-cleanup:
-  if (st != AD3D_OK) {
-    free(*rows);
-    *rows = NULL;
-  }
-  if (mt >= 0) H5Tclose(mt);
-  if (kt >= 0) H5Tclose(kt);
-  if (tt >= 0) H5Tclose(tt);
-  if (ft >= 0) H5Tclose(ft);
-  if (sp >= 0) H5Sclose(sp);
-  if (d >= 0) H5Dclose(d);
-  if (H5Fclose(f) < 0 && st == AD3D_OK)
-    st = h5_fail(path, "closing");
-  return st;
-}
-
-/* A committed row and its position in the file (qsort is not stable: ties go by position). */
-typedef struct {
-  const time_row *row;
-  int64_t pos;
-} time_ref;
-
-static int cmp_time_ref(const void *a, const void *b) {
-  const time_ref *x = a, *y = b;
-  int c = strncmp(x->row->key, y->row->key, KEY_LEN);
-  return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-/* times[i] = recorded_at of the latest committed row of recs[i].key ("" if none, which a file
- * read by results_read_tasks a moment earlier cannot have unless it was replaced meanwhile). */
-static ad3d_status records_times(const char *path, const task_record *recs, int64_t n, char (*times)[TIME_LEN]) {
-  time_row *rows = NULL;
-  int64_t nrows = 0, m = 0;
-  TRY(rows_read_times(path, &rows, &nrows));
-  time_ref *refs = malloc(((size_t)nrows + 1) * sizeof *refs);
-  if (!refs) {
-    free(rows);
-    return ad3d_fail(AD3D_ENOMEM, "%s: out of memory for %lld task rows", path, (long long)nrows);
-  }
-  for (int64_t i = 0; i < nrows; i++)
-    if (rows[i].committed == 1 && rows[i].key[0]) {
-      rows[i].key[KEY_LEN - 1] = rows[i].recorded_at[TIME_LEN - 1] = '\0';
-      refs[m++] = (time_ref){&rows[i], i};
-    }
-  qsort(refs, (size_t)m, sizeof *refs, cmp_time_ref);
-  for (int64_t r = 0; r < n; r++) {
-    time_row probe;
-    snprintf(probe.key, sizeof probe.key, "%s", recs[r].key);
-    int64_t lo = 0, hi = m; /* first ref whose key is > probe: the last of the probe's group precedes it */
-    while (lo < hi) {
-      int64_t mid = lo + (hi - lo) / 2;
-      if (strncmp(refs[mid].row->key, probe.key, KEY_LEN) <= 0)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-    times[r][0] = '\0';
-    if (lo > 0 && strncmp(refs[lo - 1].row->key, probe.key, KEY_LEN) == 0)
-      snprintf(times[r], TIME_LEN, "%s", refs[lo - 1].row->recorded_at);
-  }
-  free(refs);
-  free(rows);
-  return AD3D_OK;
-}
+/* Inputs whose files are open at once; the others are released (results_reader_release) and
+ * reopened when a task of theirs is copied. A job array of slices is copied input by input. */
+enum { MAX_OPEN_INPUTS = 32 };
 
 /* ---------------------------------------------------------------------------------------------
  * Configs: the same job, whatever the slice's output file
@@ -232,8 +85,8 @@ static int next_kept_line(const char **p, line_scan *sc, const char **line, size
 /* 0 if equal; else the 1-based number of the first differing kept line of a, with both lines. */
 static int config_first_difference(const char *a, const char *b, char *what, size_t cap) {
   line_scan sa = {0}, sb = {0};
-  const char *pa = a ? a : "", *pb = b ? b : "", *la, *lb;
-  size_t na, nb;
+  const char *pa = a ? a : "", *pb = b ? b : "", *la = NULL, *lb = NULL;
+  size_t na = 0, nb = 0;
   for (int lineno = 1;; lineno++) {
     int ha = next_kept_line(&pa, &sa, &la, &na), hb = next_kept_line(&pb, &sb, &lb, &nb);
     if (!ha && !hb)
@@ -294,15 +147,17 @@ static char *config_with_output(const char *config, const char *out) {
 
 typedef struct {
   const char *path;
-  task_record *recs;       /* (n) latest committed record per key, file order */
+  results_reader *rd;
+  const task_record *recs; /* (n) latest committed record per key, file order (owned by rd) */
   int64_t n;
-  char (*times)[TIME_LEN]; /* (n) their recorded_at */
   char *config, *seed, *ranks, *hosts;
+  int32_t slice_index, slice_count; /* slice_count 0: the file stores no slice */
+  int open;                /* rd holds its file open */
+  int64_t last_use;        /* when it was last read, to release the least recently used */
 } input_t;
 
 static void input_free(input_t *in) {
-  free(in->recs);
-  free(in->times);
+  results_reader_close(in->rd); /* read-only: nothing to lose */
   free(in->config);
   free(in->seed);
   free(in->ranks);
@@ -326,14 +181,15 @@ static ad3d_status input_load(const char *path, input_t *in) {
   in->path = path;
   if (!is_file(path))
     return ad3d_fail(AD3D_ENOTFOUND, "%s: no such results file", path);
-  TRY(results_read_tasks(path, &in->recs, &in->n));
-  if (!(in->times = calloc((size_t)in->n + 1, sizeof *in->times)))
-    return ad3d_fail(AD3D_ENOMEM, "%s: out of memory", path);
-  TRY(records_times(path, in->recs, in->n, in->times));
+  TRY(results_reader_open(path, &in->rd));
+  in->recs = results_reader_records(in->rd);
+  in->n = results_reader_count(in->rd);
+  TRY(results_reader_release(in->rd)); /* reopened when its tasks are copied */
   TRY(results_read_attr(path, "config", &in->config));
   TRY(results_read_attr(path, "seed", &in->seed));
   TRY(attr_or_empty(path, "ranks", &in->ranks));
   TRY(attr_or_empty(path, "hosts", &in->hosts));
+  TRY(results_read_slice(path, &in->slice_index, &in->slice_count));
   return AD3D_OK;
 }
 
@@ -424,7 +280,7 @@ static ad3d_status inputs_pick(const input_t *in, int nin, pick **out, int64_t *
     return ad3d_fail(AD3D_ENOMEM, "merge: out of memory for %lld task records", (long long)total);
   for (int i = 0; i < nin; i++)
     for (int64_t j = 0; j < in[i].n; j++)
-      p[k++] = (pick){&in[i].recs[j], in[i].times[j], i, j, 0};
+      p[k++] = (pick){&in[i].recs[j], in[i].recs[j].recorded_at, i, j, 0};
   qsort(p, (size_t)total, sizeof *p, cmp_pick_key);
   int64_t m = 0;
   *nsuperseded = 0;
@@ -450,17 +306,87 @@ static ad3d_status inputs_pick(const input_t *in, int nin, pick **out, int64_t *
   return AD3D_OK;
 }
 
-/* Copy one record (and its scores, when it has some) into the output. */
-static ad3d_status copy_task(results_t *r, const char *in_path, const task_record *rec) {
+/* Slices: inputs that store one must be distinct slices of the same N, unless forced. Fills the
+ * summary's slice fields (the slices no input holds) when every input is a slice of the same N. */
+static ad3d_status inputs_check_slices(const input_t *in, int n, int force, merge_summary *sum) {
+  int32_t count = 0;
+  int all = 1;
+  for (int i = 0; i < n; i++) {
+    if (in[i].slice_count == 0) {
+      all = 0;
+      continue;
+    }
+    for (int j = 0; j < i && !force; j++) {
+      if (in[j].slice_count == 0)
+        continue;
+      if (in[j].slice_count != in[i].slice_count)
+        return ad3d_fail(AD3D_EINVAL, "%s is slice %d/%d and %s slice %d/%d: not slices of one job array; "
+                         "merge with force to join them anyway", in[j].path, (int)in[j].slice_index,
+                         (int)in[j].slice_count, in[i].path, (int)in[i].slice_index, (int)in[i].slice_count);
+      if (in[j].slice_index == in[i].slice_index)
+        return ad3d_fail(AD3D_EINVAL, "%s and %s are both slice %d/%d of the job: name each slice once, or merge "
+                         "with force to keep the latest record of each task", in[j].path, in[i].path,
+                         (int)in[i].slice_index, (int)in[i].slice_count);
+    }
+    if (count == 0)
+      count = in[i].slice_count;
+    else if (count != in[i].slice_count)
+      all = 0; /* forced: no common N */
+  }
+  if (!all || count == 0)
+    return AD3D_OK;
+  char *held = calloc((size_t)count, 1);
+  if (!held)
+    return ad3d_fail(AD3D_ENOMEM, "merge: out of memory for %d slices", (int)count);
+  for (int i = 0; i < n; i++)
+    held[in[i].slice_index] = 1;
+  sum->slice_count = count;
+  size_t len = 0, cap = sizeof sum->missing_slices;
+  for (int32_t k = 0; k < count; k++) {
+    sum->nslices += held[k];
+    if (held[k])
+      continue;
+    char item[16];
+    int w = snprintf(item, sizeof item, "%s%d", len ? ", " : "", (int)k);
+    if (len + (size_t)w + 5 > cap) { /* room for ", ..." */
+      snprintf(sum->missing_slices + len, cap - len, ", ...");
+      break;
+    }
+    memcpy(sum->missing_slices + len, item, (size_t)w + 1);
+    len += (size_t)w;
+  }
+  free(held);
+  return AD3D_OK;
+}
+
+/* Copy record idx of input i (and its scores, when it has some) into the output, its recorded_at
+ * kept. At most MAX_OPEN_INPUTS inputs hold their files open. */
+static ad3d_status copy_task(results_t *r, input_t *in, int nin, int i, int64_t idx, int64_t now) {
+  const task_record *rec = &in[i].recs[idx];
   task_scores sc;
-  ad3d_status st = results_read_scores(in_path, rec->key, &sc);
+  if (rec->status == TASK_OK && !in[i].open) {
+    int nopen = 0, lru = -1;
+    for (int k = 0; k < nin; k++)
+      if (in[k].open) {
+        nopen++;
+        if (lru < 0 || in[k].last_use < in[lru].last_use)
+          lru = k;
+      }
+    if (nopen >= MAX_OPEN_INPUTS) {
+      TRY(results_reader_release(in[lru].rd));
+      in[lru].open = 0;
+    }
+  }
+  in[i].last_use = now;
+  ad3d_status st = results_reader_scores(in[i].rd, idx, &sc);
   if (st == AD3D_ENOTFOUND) { /* a failed task: no scores were recorded */
     ad3d_clear_error();
-    return results_append(r, rec, NULL);
+    return results_append_copy(r, rec, NULL);
   }
   if (st)
     return st;
-  st = results_append(r, rec, &sc);
+  in[i].open = 1;
+  st = results_append_copy(r, rec, &sc);
   task_scores_free(&sc);
   return st;
 }
@@ -497,6 +423,7 @@ ad3d_status results_merge(const char *out, char *const *inputs, int ninputs, con
     if ((st = input_load(inputs[i], &in[i])) != AD3D_OK)
       goto cleanup;
   if ((st = inputs_check_job(in, ninputs, o->force)) != AD3D_OK ||
+      (st = inputs_check_slices(in, ninputs, o->force, sum)) != AD3D_OK ||
       (st = inputs_pick(in, ninputs, &picks, &npicks, &sum->nsuperseded)) != AD3D_OK)
     goto cleanup;
 
@@ -518,8 +445,9 @@ ad3d_status results_merge(const char *out, char *const *inputs, int ninputs, con
   remove_quietly(tmp, ".creating");
   if ((st = results_open(tmp, &meta, 0, &r)) != AD3D_OK)
     goto cleanup;
+  results_set_fsync(r, 0); /* a temporary file until renamed: synced once, when complete */
   for (int64_t i = 0; i < npicks; i++) {
-    if ((st = copy_task(r, in[picks[i].input].path, picks[i].rec)) != AD3D_OK)
+    if ((st = copy_task(r, in, ninputs, picks[i].input, picks[i].idx, i)) != AD3D_OK)
       goto cleanup;
     sum->ntasks++;
     sum->nfailed += picks[i].rec->status != TASK_OK;

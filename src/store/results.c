@@ -767,6 +767,29 @@ static ad3d_status check_format(hid_t f, const char *path) {
   return AD3D_OK;
 }
 
+/* The slice attributes of an open file: *count 0 when it has neither; EFORMAT if only one, or
+ * not 0 <= index < count. */
+static ad3d_status slice_read(hid_t f, const char *path, int32_t *index, int32_t *count) {
+  int64_t i = 0, n = 0;
+  ad3d_status si = attr_read_i64(f, "slice_index", &i), sn = attr_read_i64(f, "slice_count", &n);
+  *index = *count = 0;
+  if (si == AD3D_ENOTFOUND && sn == AD3D_ENOTFOUND) {
+    ad3d_clear_error();
+    return AD3D_OK;
+  }
+  if (si == AD3D_OK && sn == AD3D_OK && n >= 1 && n <= INT32_MAX && i >= 0 && i < n) {
+    *index = (int32_t)i;
+    *count = (int32_t)n;
+    return AD3D_OK;
+  }
+  if (si != AD3D_OK && si != AD3D_ENOTFOUND)
+    return ad3d_fail_context(si, "%s", path);
+  if (sn != AD3D_OK && sn != AD3D_ENOTFOUND)
+    return ad3d_fail_context(sn, "%s", path);
+  return ad3d_fail(AD3D_EFORMAT, "%s: malformed slice attributes (slice_index %s, slice_count %s)", path,
+                   si == AD3D_OK ? "present" : "absent", sn == AD3D_OK ? "present" : "absent");
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Reading the task table
  * ------------------------------------------------------------------------------------------- */
@@ -829,6 +852,7 @@ static void row_to_record(const task_row *w, task_record *r) {
   r->nsamples = w->nsamples;
   r->npoints = w->npoints;
   copy_str(r->error, sizeof r->error, w->error, sizeof w->error);
+  copy_str(r->recorded_at, sizeof r->recorded_at, w->recorded_at, sizeof w->recorded_at);
 }
 
 static int row_committed(const task_row *w) { return w->committed == 1 && w->key[0] != '\0'; }
@@ -881,6 +905,7 @@ struct results {
   int lock_fd;      /* holds flock on lock_path, -1 when none */
   char *lock_path;
   int opened;       /* results_open succeeded: closing records the end time */
+  int fsync_each;   /* fsync after every append (else once, on close): results_set_fsync */
 };
 
 /* Keep other writers out for as long as this process holds the file. Locking that the file
@@ -973,7 +998,8 @@ static ad3d_status file_create(const char *tmp, const results_meta *meta) {
   ad3d_status st = AD3D_OK;
   hid_t fapl = H5I_INVALID_HID, fcpl = H5I_INVALID_HID, f = H5I_INVALID_HID, g = H5I_INVALID_HID,
         ft = H5I_INVALID_HID;
-  int32_t version = RESULTS_FORMAT_VERSION, ranks = meta->ranks;
+  int32_t version = RESULTS_FORMAT_VERSION, minor = RESULTS_FORMAT_MINOR, ranks = meta->ranks;
+  int32_t slice[2] = {meta->slice_index, meta->slice_count};
   uint64_t seed = meta->seed;
   char now[TIME_LEN];
   iso_time_now(now);
@@ -993,7 +1019,12 @@ static ad3d_status file_create(const char *tmp, const results_meta *meta) {
       (st = attr_write_str(f, "program_version", meta->program_version ? meta->program_version : "", 0)) ||
       (st = attr_write_str(f, "hosts", meta->hosts ? meta->hosts : "", 0)) ||
       (st = attr_write_str(f, "hdf5_version", results_hdf5_version(), 0)) ||
-      (st = attr_write_str(f, "config", meta->config_text ? meta->config_text : "", 0)))
+      (st = attr_write_str(f, "config", meta->config_text ? meta->config_text : "", 0)) ||
+      (st = attr_write_num(f, "format_minor", H5T_STD_I32LE, H5T_NATIVE_INT32, &minor)))
+    goto cleanup;
+  if (meta->slice_count > 0 &&
+      ((st = attr_write_num(f, "slice_index", H5T_STD_I32LE, H5T_NATIVE_INT32, &slice[0])) ||
+       (st = attr_write_num(f, "slice_count", H5T_STD_I32LE, H5T_NATIVE_INT32, &slice[1]))))
     goto cleanup;
 
   if ((st = row_type_create(1, H5I_INVALID_HID, &ft)) != AD3D_OK)
@@ -1073,6 +1104,20 @@ static ad3d_status check_resumable(const char *path, const results_meta *meta, i
                    path, seed_text, given_seed);
     goto cleanup;
   }
+  /* A file without a slice (the whole job, or written before slices were stored) takes any. */
+  int32_t index = 0, count = 0;
+  if ((st = slice_read(f, path, &index, &count)) != AD3D_OK)
+    goto cleanup;
+  if (!force && count > 0 && (count != meta->slice_count || index != meta->slice_index)) {
+    char given_slice[48] = "the whole job";
+    if (meta->slice_count > 0)
+      snprintf(given_slice, sizeof given_slice, "slice %d/%d", (int)meta->slice_index, (int)meta->slice_count);
+    st = ad3d_fail(AD3D_EINVAL,
+                   "%s: this results file holds slice %d/%d of its job, given %s; resume with --slice %d/%d, "
+                   "or force to append anyway",
+                   path, (int)index, (int)count, given_slice, (int)index, (int)count);
+    goto cleanup;
+  }
 cleanup:
   free(config);
   free(seed_text);
@@ -1124,6 +1169,10 @@ ad3d_status results_open(const char *path, const results_meta *meta, int force, 
   *out = NULL;
   if (!path || !meta)
     return ad3d_fail(AD3D_EINVAL, "results_open: path and meta are required");
+  if (meta->slice_count < 0 ||
+      (meta->slice_count > 0 && (meta->slice_index < 0 || meta->slice_index >= meta->slice_count)))
+    return ad3d_fail(AD3D_EINVAL, "%s: slice %d/%d: expected I/N with 0 <= I < N", path, (int)meta->slice_index,
+                     (int)meta->slice_count);
   if (!(r = calloc(1, sizeof *r)) || !(r->path = xstrdup(path))) {
     free(r);
     return ad3d_fail(AD3D_ENOMEM, "%s: out of memory", path);
@@ -1134,6 +1183,7 @@ ad3d_status results_open(const char *path, const results_meta *meta, int force, 
   for (int i = 0; i < P_COUNT; i++)
     r->points[i] = H5I_INVALID_HID;
   r->lock_fd = -1;
+  r->fsync_each = 1;
   if ((st = lock_acquire(path, &r->lock_fd, &r->lock_path)) != AD3D_OK)
     goto cleanup;
 
@@ -1173,6 +1223,11 @@ cleanup:
     ad3d_fail(keep, "%s", msg);
   }
   return st;
+}
+
+void results_set_fsync(results_t *r, int each_append) {
+  if (r)
+    r->fsync_each = each_append != 0;
 }
 
 int results_task_status(const results_t *r, const char *key) {
@@ -1298,6 +1353,8 @@ static ad3d_status writer_sync(results_t *r) {
   ad3d_status st = AD3D_OK;
   void *handle = NULL;
   H5CALL(H5Fflush(r->file, H5F_SCOPE_GLOBAL));
+  if (!r->fsync_each)
+    goto cleanup;
   H5CALL(H5Fget_vfd_handle(r->file, H5P_DEFAULT, &handle));
   if (handle && fsync(*(int *)handle) != 0 && errno != EINVAL && errno != EROFS)
     st = ad3d_fail(AD3D_EIO, "%s: fsync: %s", r->path, strerror(errno));
@@ -1305,7 +1362,9 @@ cleanup:
   return st;
 }
 
-ad3d_status results_append(results_t *r, const task_record *rec, const task_scores *scores) {
+/* results_append and results_append_copy: the row records `recorded_at`, or the time now if NULL. */
+static ad3d_status append_task(results_t *r, const task_record *rec, const task_scores *scores,
+                               const char *recorded_at) {
   ad3d_status st = AD3D_OK;
   hid_t t = H5I_INVALID_HID;
   task_row row;
@@ -1336,7 +1395,10 @@ ad3d_status results_append(results_t *r, const task_record *rec, const task_scor
   }
 
   /* The commit: the row goes last, whole (its last byte is `committed`). */
-  iso_time_now(row.recorded_at);
+  if (recorded_at)
+    copy_str(row.recorded_at, sizeof row.recorded_at, recorded_at, strlen(recorded_at));
+  else
+    iso_time_now(row.recorded_at);
   row.committed = 1;
   if ((st = dset_write_at(r->tasks, r->row_mtype, ntasks, 1, &row)) != AD3D_OK)
     goto cleanup;
@@ -1349,6 +1411,17 @@ cleanup:
   if (st != AD3D_OK)
     ad3d_fail_context(st, "%s: recording task %s", r->path, row.key);
   return st;
+}
+
+ad3d_status results_append(results_t *r, const task_record *rec, const task_scores *scores) {
+  return append_task(r, rec, scores, NULL);
+}
+
+ad3d_status results_append_copy(results_t *r, const task_record *rec, const task_scores *scores) {
+  if (rec && strnlen(rec->recorded_at, sizeof rec->recorded_at) == 0)
+    return ad3d_fail(AD3D_EINVAL, "%s: task %.*s: a copied record needs its recorded_at", r ? r->path : "results",
+                     (int)sizeof rec->key, rec->key);
+  return append_task(r, rec, scores, rec ? rec->recorded_at : NULL);
 }
 
 ad3d_status results_close(results_t *r) {
@@ -1368,6 +1441,8 @@ ad3d_status results_close(results_t *r) {
   for (int i = 0; i < P_COUNT; i++)
     H5CLOSE(H5Dclose, r->points[i]);
   H5CLOSE(H5Fclose, r->file);
+  if (st == AD3D_OK && r->opened && !r->fsync_each)
+    st = fsync_path(r->path);
   lock_release(r->lock_fd, r->lock_path);
   keymap_free(&r->status);
   if (st != AD3D_OK)
@@ -1380,36 +1455,6 @@ ad3d_status results_close(results_t *r) {
 /* ---------------------------------------------------------------------------------------------
  * Readers
  * ------------------------------------------------------------------------------------------- */
-
-ad3d_status results_read_tasks(const char *path, task_record **recs, int64_t *n) {
-  ad3d_status st = AD3D_OK;
-  hid_t f = H5I_INVALID_HID;
-  task_row *rows = NULL;
-  int64_t nrows = 0, *latest = NULL, m = 0;
-  task_record *out = NULL;
-  h5_quiet();
-  *recs = NULL;
-  *n = 0;
-  TRY(file_open_read(path, &f));
-  if ((st = check_format(f, path)) != AD3D_OK || (st = rows_read(f, path, &rows, &nrows)) != AD3D_OK ||
-      (st = rows_latest(rows, nrows, &latest, &m)) != AD3D_OK)
-    goto cleanup;
-  if (m > 0 && !(out = calloc((size_t)m, sizeof *out))) {
-    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory for %lld task records", path, (long long)m);
-    goto cleanup;
-  }
-  for (int64_t i = 0; i < m; i++)
-    row_to_record(&rows[latest[i]], &out[i]);
-  *recs = out;
-  *n = m;
-  out = NULL;
-cleanup:
-  free(out);
-  free(latest);
-  free(rows);
-  H5CLOSE(H5Fclose, f);
-  return st;
-}
 
 void task_scores_free(task_scores *s) {
   if (!s)
@@ -1430,18 +1475,84 @@ void task_scores_free(task_scores *s) {
   memset(s, 0, sizeof *s);
 }
 
-/* Read the samples and points of one recorded row into out (fields owned by out). */
-static ad3d_status scores_read(hid_t f, const char *path, const task_row *row, task_scores *out) {
+/* Where one task's scores are (FORMAT.md rule 4). */
+typedef struct {
+  const char *key;
+  int64_t sample_start, nsamples;
+  int64_t point_start, npoints;
+} score_span;
+
+/* The /samples and /points datasets of a file open for reading, with the memory types to read
+ * them in (strings in the file's character set). */
+typedef struct {
+  hid_t samples[S_COUNT], sample_mtypes[S_COUNT];
+  hid_t points[P_COUNT], point_mtypes[P_COUNT];
+} score_dsets;
+
+static void score_dsets_init(score_dsets *d) {
+  for (int i = 0; i < S_COUNT; i++)
+    d->samples[i] = d->sample_mtypes[i] = H5I_INVALID_HID;
+  for (int i = 0; i < P_COUNT; i++)
+    d->points[i] = d->point_mtypes[i] = H5I_INVALID_HID;
+}
+
+/* Close whatever is open (safe on an initialised, partly opened set). First error returned. */
+static ad3d_status score_dsets_close(score_dsets *d) {
   ad3d_status st = AD3D_OK;
-  hid_t g = H5I_INVALID_HID, d = H5I_INVALID_HID, t = H5I_INVALID_HID, ft = H5I_INVALID_HID;
-  size_t ns = (size_t)row->nsamples, np = (size_t)row->npoints;
+  for (int i = 0; i < S_COUNT; i++) {
+    H5CLOSE(H5Tclose, d->sample_mtypes[i]);
+    H5CLOSE(H5Dclose, d->samples[i]);
+  }
+  for (int i = 0; i < P_COUNT; i++) {
+    H5CLOSE(H5Tclose, d->point_mtypes[i]);
+    H5CLOSE(H5Dclose, d->points[i]);
+  }
+  return st;
+}
+
+static ad3d_status score_dsets_open(hid_t f, const char *path, score_dsets *d) {
+  ad3d_status st = AD3D_OK;
+  hid_t g = H5I_INVALID_HID, ft = H5I_INVALID_HID;
+  H5T_class_t cls;
+  score_dsets_init(d);
+  H5CALL(g = H5Gopen2(f, "samples", H5P_DEFAULT));
+  for (int i = 0; i < S_COUNT; i++) {
+    H5CALL(d->samples[i] = H5Dopen2(g, SAMPLE_DSETS[i], H5P_DEFAULT));
+    H5CALL(ft = H5Dget_type(d->samples[i]));
+    H5CALL(cls = H5Tget_class(ft));
+    if (SAMPLE_KINDS[i] == K_STR && cls != H5T_STRING) {
+      st = ad3d_fail(AD3D_EFORMAT, "%s: /samples/%s is not a string dataset", path, SAMPLE_DSETS[i]);
+      goto cleanup;
+    }
+    H5CALL(d->sample_mtypes[i] = mem_type_for(ft, SAMPLE_KINDS[i], SAMPLE_SIZES[i]));
+    H5CLOSE(H5Tclose, ft);
+  }
+  H5CLOSE(H5Gclose, g);
+  H5CALL(g = H5Gopen2(f, "points", H5P_DEFAULT));
+  for (int i = 0; i < P_COUNT; i++) {
+    H5CALL(d->points[i] = H5Dopen2(g, POINT_DSETS[i], H5P_DEFAULT));
+    H5CALL(d->point_mtypes[i] = field_type(POINT_KINDS[i], 0, 0));
+  }
+cleanup:
+  H5CLOSE(H5Tclose, ft);
+  H5CLOSE(H5Gclose, g);
+  if (st != AD3D_OK)
+    score_dsets_close(d); /* the first error is the one to report */
+  return st;
+}
+
+/* Read the samples and points of one task into out (fields owned by out; freed on error). */
+static ad3d_status scores_read(const score_dsets *d, const char *path, const score_span *sp, task_scores *out) {
+  ad3d_status st = AD3D_OK;
+  size_t ns = (size_t)sp->nsamples, np = (size_t)sp->npoints;
   char *names = NULL, *defects = NULL;
   int64_t *rowref = NULL, *pstart = NULL;
   char what[96];
-  if (row->nsamples < 0 || row->npoints < 0 || row->point_start < 0)
-    return ad3d_fail(AD3D_EFORMAT, "%s: task %s: negative counts or offsets", path, row->key);
-  out->nsamples = row->nsamples;
-  out->total_points = row->npoints;
+  memset(out, 0, sizeof *out);
+  if (sp->nsamples < 0 || sp->npoints < 0 || sp->point_start < 0)
+    return ad3d_fail(AD3D_EFORMAT, "%s: task %s: negative counts or offsets", path, sp->key);
+  out->nsamples = sp->nsamples;
+  out->total_points = sp->npoints;
   if (ns > 0) {
     out->names = calloc(ns, sizeof *out->names);
     out->defects = calloc(ns, sizeof *out->defects);
@@ -1460,44 +1571,26 @@ static ad3d_status scores_read(hid_t f, const char *path, const task_row *row, t
   if ((ns > 0 && (!out->names || !out->defects || !out->labels || !out->object_scores || !out->npoints ||
                   !names || !defects || !rowref || !pstart)) ||
       (np > 0 && (!out->point_scores || !out->point_labels))) {
-    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory for the scores of %s", path, row->key);
+    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory for the scores of %s", path, sp->key);
     goto cleanup;
   }
   void *bufs[S_COUNT] = {rowref, names, defects, out->labels, out->object_scores, out->npoints, pstart};
-  H5CALL(g = H5Gopen2(f, "samples", H5P_DEFAULT));
   for (int i = 0; i < S_COUNT && ns > 0; i++) {
     snprintf(what, sizeof what, "/samples/%s", SAMPLE_DSETS[i]);
-    H5CALL(d = H5Dopen2(g, SAMPLE_DSETS[i], H5P_DEFAULT));
-    H5T_class_t cls;
-    H5CALL(ft = H5Dget_type(d));
-    H5CALL(cls = H5Tget_class(ft));
-    if (SAMPLE_KINDS[i] == K_STR && cls != H5T_STRING) {
-      st = ad3d_fail(AD3D_EFORMAT, "%s: %s is not a string dataset", path, what);
+    st = dset_read_at(d->samples[i], what, d->sample_mtypes[i], sp->sample_start, sp->nsamples, bufs[i]);
+    if (st != AD3D_OK)
       goto cleanup;
-    }
-    H5CALL(t = mem_type_for(ft, SAMPLE_KINDS[i], SAMPLE_SIZES[i]));
-    H5CLOSE(H5Tclose, ft);
-    if ((st = dset_read_at(d, what, t, row->sample_start, row->nsamples, bufs[i])) != AD3D_OK)
-      goto cleanup;
-    H5CLOSE(H5Tclose, t);
-    H5CLOSE(H5Dclose, d);
   }
-  H5CLOSE(H5Gclose, g);
-  H5CALL(g = H5Gopen2(f, "points", H5P_DEFAULT));
   for (int i = 0; i < P_COUNT && np > 0; i++) {
     void *buf = i == P_SCORE ? (void *)out->point_scores : (void *)out->point_labels;
     snprintf(what, sizeof what, "/points/%s", POINT_DSETS[i]);
-    H5CALL(d = H5Dopen2(g, POINT_DSETS[i], H5P_DEFAULT));
-    H5CALL(t = field_type(POINT_KINDS[i], 0, 0));
-    if ((st = dset_read_at(d, what, t, row->point_start, row->npoints, buf)) != AD3D_OK)
+    if ((st = dset_read_at(d->points[i], what, d->point_mtypes[i], sp->point_start, sp->npoints, buf)) != AD3D_OK)
       goto cleanup;
-    H5CLOSE(H5Tclose, t);
-    H5CLOSE(H5Dclose, d);
   }
-  int64_t p = row->point_start;
+  int64_t p = sp->point_start;
   for (size_t j = 0; j < ns; j++) {
     if (pstart[j] != p || out->npoints[j] < 0) {
-      st = ad3d_fail(AD3D_EFORMAT, "%s: task %s: sample %zu has inconsistent point offsets", path, row->key, j);
+      st = ad3d_fail(AD3D_EFORMAT, "%s: task %s: sample %zu has inconsistent point offsets", path, sp->key, j);
       goto cleanup;
     }
     p += out->npoints[j];
@@ -1508,23 +1601,196 @@ static ad3d_status scores_read(hid_t f, const char *path, const task_row *row, t
       goto cleanup;
     }
   }
-  if (p != row->point_start + row->npoints)
+  if (p != sp->point_start + sp->npoints)
     st = ad3d_fail(AD3D_EFORMAT, "%s: task %s: per-sample point counts sum to %lld, the task has %lld", path,
-                   row->key, (long long)(p - row->point_start), (long long)row->npoints);
+                   sp->key, (long long)(p - sp->point_start), (long long)sp->npoints);
 cleanup:
-  H5CLOSE(H5Tclose, ft);
-  H5CLOSE(H5Tclose, t);
-  H5CLOSE(H5Dclose, d);
-  H5CLOSE(H5Gclose, g);
   free(names);
   free(defects);
   free(rowref);
   free(pstart);
+  if (st != AD3D_OK)
+    task_scores_free(out);
   return st;
 }
 
-/* The latest committed /tasks row of `key` (*found 0 if there is none). Reads only the key and
- * committed columns of the table, then the one row. */
+/* The device and inode of an open file (through HDF5's file descriptor). */
+static ad3d_status file_identity(hid_t f, const char *path, dev_t *dev, ino_t *ino) {
+  ad3d_status st = AD3D_OK;
+  void *handle = NULL;
+  struct stat sb;
+  H5CALL(H5Fget_vfd_handle(f, H5P_DEFAULT, &handle));
+  if (!handle || fstat(*(int *)handle, &sb) != 0) {
+    st = ad3d_fail(AD3D_EIO, "%s: %s", path, handle ? strerror(errno) : "HDF5 gave no file descriptor");
+    goto cleanup;
+  }
+  *dev = sb.st_dev;
+  *ino = sb.st_ino;
+cleanup:
+  return st;
+}
+
+struct results_reader {
+  char *path;
+  hid_t file;            /* H5I_INVALID_HID while released */
+  score_dsets data;      /* opened at the first scores read, closed on release */
+  int data_open;
+  dev_t dev;             /* the file read when opening: a reopened path must still be it */
+  ino_t ino;
+  task_record *recs;     /* (n) latest committed record per key, first-recorded order */
+  int64_t *sample_start; /* (n) their /samples offsets, -1: no scores */
+  int64_t *point_start;  /* (n) their /points offsets */
+  int64_t n;
+  keymap index;          /* key -> index into recs */
+};
+
+ad3d_status results_reader_release(results_reader *rd) {
+  ad3d_status st = AD3D_OK;
+  if (!rd)
+    return AD3D_OK;
+  h5_quiet();
+  if (rd->data_open)
+    st = score_dsets_close(&rd->data);
+  rd->data_open = 0;
+  H5CLOSE(H5Fclose, rd->file);
+  if (st != AD3D_OK)
+    ad3d_fail_context(st, "%s: closing", rd->path);
+  return st;
+}
+
+ad3d_status results_reader_close(results_reader *rd) {
+  if (!rd)
+    return AD3D_OK;
+  ad3d_status st = results_reader_release(rd);
+  keymap_free(&rd->index);
+  free(rd->recs);
+  free(rd->sample_start);
+  free(rd->point_start);
+  free(rd->path);
+  free(rd);
+  return st;
+}
+
+ad3d_status results_reader_open(const char *path, results_reader **out) {
+  ad3d_status st = AD3D_OK;
+  results_reader *rd = NULL;
+  task_row *rows = NULL;
+  int64_t nrows = 0, *latest = NULL;
+  h5_quiet();
+  *out = NULL;
+  if (!(rd = calloc(1, sizeof *rd)) || !(rd->path = xstrdup(path))) {
+    free(rd);
+    return ad3d_fail(AD3D_ENOMEM, "%s: out of memory", path);
+  }
+  rd->file = H5I_INVALID_HID;
+  score_dsets_init(&rd->data);
+  if ((st = file_open_read(path, &rd->file)) != AD3D_OK || (st = check_format(rd->file, path)) != AD3D_OK ||
+      (st = file_identity(rd->file, path, &rd->dev, &rd->ino)) != AD3D_OK ||
+      (st = rows_read(rd->file, path, &rows, &nrows)) != AD3D_OK ||
+      (st = rows_latest(rows, nrows, &latest, &rd->n)) != AD3D_OK)
+    goto cleanup;
+  size_t m = (size_t)rd->n + 1;
+  if (!(rd->recs = calloc(m, sizeof *rd->recs)) || !(rd->sample_start = malloc(m * sizeof *rd->sample_start)) ||
+      !(rd->point_start = malloc(m * sizeof *rd->point_start))) {
+    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory for %lld task records", path, (long long)rd->n);
+    goto cleanup;
+  }
+  for (int64_t i = 0; i < rd->n; i++) {
+    const task_row *row = &rows[latest[i]];
+    row_to_record(row, &rd->recs[i]);
+    rd->sample_start[i] = row->sample_start;
+    rd->point_start[i] = row->point_start;
+    if ((st = keymap_put(&rd->index, rd->recs[i].key, i)) != AD3D_OK)
+      goto cleanup;
+  }
+  *out = rd;
+  rd = NULL;
+cleanup:
+  free(rows);
+  free(latest);
+  if (rd) {
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s", ad3d_errmsg());
+    results_reader_close(rd);
+    ad3d_fail(st, "%s", msg);
+  }
+  return st;
+}
+
+int64_t results_reader_count(const results_reader *rd) { return rd ? rd->n : 0; }
+
+const task_record *results_reader_records(const results_reader *rd) { return rd ? rd->recs : NULL; }
+
+int64_t results_reader_find(const results_reader *rd, const char *key) {
+  const int64_t *i = rd && key ? keymap_get(&rd->index, key) : NULL;
+  return i ? *i : -1;
+}
+
+/* Open the file again after a release (it must be the same file) and its score datasets. */
+static ad3d_status reader_attach(results_reader *rd) {
+  ad3d_status st = AD3D_OK;
+  if (rd->file < 0) {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    if ((st = file_open_read(rd->path, &rd->file)) != AD3D_OK) /* ENOTFOUND: a record without scores */
+      return st == AD3D_ENOTFOUND ? ad3d_fail(AD3D_EIO, "%s: removed while it was being read", rd->path) : st;
+    if ((st = file_identity(rd->file, rd->path, &dev, &ino)) != AD3D_OK)
+      goto fail;
+    if (dev != rd->dev || ino != rd->ino) {
+      st = ad3d_fail(AD3D_EIO, "%s: replaced by another file while it was being read; read it again", rd->path);
+      goto fail;
+    }
+  }
+  if (!rd->data_open) {
+    if ((st = score_dsets_open(rd->file, rd->path, &rd->data)) != AD3D_OK)
+      goto fail;
+    rd->data_open = 1;
+  }
+  return AD3D_OK;
+fail:
+  H5Fclose(rd->file); /* the first error is the one to report */
+  H5Eclear2(H5E_DEFAULT);
+  rd->file = H5I_INVALID_HID;
+  return st;
+}
+
+ad3d_status results_reader_scores(results_reader *rd, int64_t i, task_scores *out) {
+  memset(out, 0, sizeof *out);
+  if (!rd || i < 0 || i >= rd->n)
+    return ad3d_fail(AD3D_EINVAL, "results_reader_scores: record %lld of %lld", (long long)i,
+                     (long long)(rd ? rd->n : 0));
+  h5_quiet();
+  const task_record *rec = &rd->recs[i];
+  if (rd->sample_start[i] < 0)
+    return ad3d_fail(AD3D_ENOTFOUND, "%s: task %s has no scores (%s)", rd->path, rec->key,
+                     rec->status == TASK_FAILED ? "it failed" : "none were recorded");
+  TRY(reader_attach(rd));
+  score_span sp = {rec->key, rd->sample_start[i], rec->nsamples, rd->point_start[i], rec->npoints};
+  return scores_read(&rd->data, rd->path, &sp, out);
+}
+
+ad3d_status results_read_tasks(const char *path, task_record **recs, int64_t *n) {
+  results_reader *rd = NULL;
+  *recs = NULL;
+  *n = 0;
+  TRY(results_reader_open(path, &rd));
+  task_record *got = rd->recs;
+  int64_t m = rd->n;
+  rd->recs = NULL;
+  ad3d_status st = results_reader_close(rd);
+  if (st != AD3D_OK) {
+    free(got);
+    return st;
+  }
+  if (m == 0) {
+    free(got);
+    got = NULL;
+  }
+  *recs = got;
+  *n = m;
+  return AD3D_OK;
+}
+
 static ad3d_status row_find_latest(hid_t f, const char *path, const char *key, task_row *row, int *found) {
   typedef struct {
     char key[256];
@@ -1579,10 +1845,12 @@ cleanup:
 ad3d_status results_read_scores(const char *path, const char *key, task_scores *out) {
   ad3d_status st = AD3D_OK;
   hid_t f = H5I_INVALID_HID;
+  score_dsets d;
   task_row row;
   int found = 0;
   h5_quiet();
   memset(out, 0, sizeof *out);
+  score_dsets_init(&d);
   TRY(file_open_read(path, &f));
   if ((st = check_format(f, path)) != AD3D_OK || (st = row_find_latest(f, path, key, &row, &found)) != AD3D_OK)
     goto cleanup;
@@ -1595,10 +1863,29 @@ ad3d_status results_read_scores(const char *path, const char *key, task_scores *
                    row.status == TASK_FAILED ? "it failed" : "none were recorded");
     goto cleanup;
   }
-  st = scores_read(f, path, &row, out);
+  if ((st = score_dsets_open(f, path, &d)) != AD3D_OK)
+    goto cleanup;
+  score_span sp = {row.key, row.sample_start, row.nsamples, row.point_start, row.npoints};
+  st = scores_read(&d, path, &sp, out);
 cleanup:
+  if (st == AD3D_OK)
+    st = score_dsets_close(&d);
+  else
+    score_dsets_close(&d); /* the first error is the one to report */
   if (st != AD3D_OK)
     task_scores_free(out);
+  H5CLOSE(H5Fclose, f);
+  return st;
+}
+
+ad3d_status results_read_slice(const char *path, int32_t *index, int32_t *count) {
+  ad3d_status st = AD3D_OK;
+  hid_t f = H5I_INVALID_HID;
+  h5_quiet();
+  *index = *count = 0;
+  TRY(file_open_read(path, &f));
+  if ((st = check_format(f, path)) == AD3D_OK)
+    st = slice_read(f, path, index, count);
   H5CLOSE(H5Fclose, f);
   return st;
 }

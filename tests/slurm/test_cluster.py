@@ -70,7 +70,29 @@ def test_merge():
     check(sorted(keys) == sorted(ref) and len(set(keys)) == len(keys), f"slices do not partition the job: {keys}")
     p = ad3d("merge", "merged.h5", *parts)
     check("10 tasks (0 failed) from 3 file(s)" in p.stderr, f"merge summary: {p.stderr}")
-    resultsfile.compare(resultsfile.read(os.path.join(A.workdir, "merged.h5")), ref, "merged slices vs one run")
+    merged = resultsfile.read(os.path.join(A.workdir, "merged.h5"))
+    resultsfile.compare(merged, ref, "merged slices vs one run")
+    # each slice stores its slice; the merged file none, and every record keeps the time its slice
+    # recorded it
+    for i, part in enumerate(parts):
+        a = resultsfile.attrs(part)
+        check((a.get("slice_index"), a.get("slice_count"), a.get("format_minor")) == (i, 3, 1),
+              f"{part}: slice attributes {a.get('slice_index')}/{a.get('slice_count')}")
+        for k, (rec, _) in resultsfile.read(part).items():
+            check(merged[k][0]["recorded_at"] == rec["recorded_at"] != "",
+                  f"{k}: merged recorded_at {merged[k][0]['recorded_at']}, its slice's {rec['recorded_at']}")
+    check("slice_index" not in resultsfile.attrs(os.path.join(A.workdir, "merged.h5")), "the merged file stores a slice")
+    # a slice missing from the merge: reported, and `status` on the merged file lists its tasks as left
+    p = ad3d("merge", "partial.h5", parts[0], parts[1])
+    check("2 of 3 slices merged; no input holds slice(s) 2:" in p.stderr, f"missing slice not reported: {p.stderr}")
+    p = ad3d("status", "partial.h5", expect=3)
+    left = set(resultsfile.read(parts[2]))
+    check(set(listed(p.stdout, "left")) == left and f"10 planned, {10 - len(left)} done" in p.stdout,
+          f"status of a merge without slice 2:\n{p.stdout}\nexpected left: {sorted(left)}")
+    # a slice named twice is refused, and no output is written
+    p = ad3d("merge", "twice.h5", parts[0], parts[1], parts[0], expect=1)
+    check("both slice 0/3" in p.stderr, f"repeated slice: {p.stderr}")
+    check(not os.path.exists(os.path.join(A.workdir, "twice.h5")), "a refused merge wrote its output")
     # the merged file is the job's own results file: resuming the job on it finds every task done
     p = ad3d("run", os.path.join(A.repo, "jobs/quick.cfg"), *METHODS, *SWEEP, "--output", "merged.h5", "--no-report",
              np_=1)
@@ -117,16 +139,22 @@ def test_status():
     p = status(done, expect=0)
     check("10 planned, 10 done (10 ok, 0 failed), 0 running, 0 left" in p.stdout, f"finished job:\n{p.stdout}")
     check("closed at" in p.stdout, f"finished file not reported closed:\n{p.stdout}")
-    # a slice: against the whole job, the other slices' tasks are left; with --slice it is complete
+    # a slice stores its slice: status plans that slice without --slice, and it is complete; against
+    # the whole job (--slice 0/1) the other slice's tasks are left
     parts = slices("st", 2, *SWEEP)
     mine = set(resultsfile.read(parts[0]))
     others = set(resultsfile.read(parts[1]))
-    p = status(parts[0], expect=3)
+    p = status(parts[0], expect=0)
+    check(f"{len(mine)} planned, {len(mine)} done" in p.stdout and "slice 0/2" in p.stdout and
+          "plan: slice(s) 0 of 2" in p.stdout, f"slice status from the stored slice:\n{p.stdout}")
+    p = status(parts[0], "--slice", "0/1", expect=3)
     check(set(listed(p.stdout, "left")) == others, f"left tasks of slice 0:\n{p.stdout}\nexpected {sorted(others)}")
     p = status(parts[0], "--slice", "0/2", expect=0)
     check(f"{len(mine)} planned, {len(mine)} done" in p.stdout, f"slice status:\n{p.stdout}")
+    p = status(parts[1], "--slice", "0/2", expect=3)  # --slice overrides the stored one
+    check(set(listed(p.stdout, "left")) == mine, f"slice 1 against slice 0's plan:\n{p.stdout}")
     p = status(*parts, expect=0)  # the slices of a job array as one job
-    check("10 planned, 10 done" in p.stdout, f"slices together:\n{p.stdout}")
+    check("10 planned, 10 done" in p.stdout and "plan: slice(s) 0, 1 of 2" in p.stdout, f"slices together:\n{p.stdout}")
     # the plan from a job file and options instead of the stored config
     p = status(parts[0], os.path.join(A.repo, "jobs/quick.cfg"), *METHODS, *SWEEP, "--slice", "0/2", expect=0)
     check(f"{len(mine)} planned, {len(mine)} done" in p.stdout, f"status with JOB.cfg:\n{p.stdout}")

@@ -1,7 +1,10 @@
 /* test_results.c - the results file through its C API: round trip of records and scores (NaN and
  * infinite metrics, failed tasks, 0-sample tasks, long and multi-byte strings, tasks larger than a
  * chunk), superseding records, resume, config and seed mismatch, a second writer, bad arguments,
- * bad files, and a file that h5py wrote by following FORMAT.md (made at run time by
+ * bad files, the many-task reader (results_reader: every record and score against the generated
+ * tasks, a file still being written, a file replaced under it), recorded_at (stamped by
+ * results_append, kept by results_append_copy), the stored slice (written, checked on resume,
+ * absent from older files), and a file that h5py wrote by following FORMAT.md (made at run time by
  * tests/fixtures/store/make_store_fixtures.py). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -498,6 +502,283 @@ static void test_bad_files(void **state) {
   task_scores_free(&s);
 }
 
+static void iso_now(char out[32]) {
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The generated tasks of test_reader: 0..NR-1, then task 4 (failed) recorded again as a success
+ * with task 7's numbers and scores, and task 6 again as a failure (both keep their first place). */
+enum { NR = 30 };
+static void reader_want(int i, task_record *rec, task_scores *s, int *has) {
+  if (i == 4 || i == 6) {
+    char key[256];
+    task_record first;
+    task_scores none;
+    gen_task(i, &first, &none);
+    task_scores_free(&none);
+    snprintf(key, sizeof key, "%s", first.key);
+    if (i == 4) {
+      *has = gen_task(7, rec, s);
+      assert_int_equal(*has, 1);
+    } else {
+      *has = 0;
+      memset(s, 0, sizeof *s);
+      *rec = first;
+      rec->status = TASK_FAILED;
+      rec->nsamples = rec->npoints = 0;
+      snprintf(rec->error, sizeof rec->error, "score: killed");
+    }
+    snprintf(rec->key, sizeof rec->key, "%s", key);
+    snprintf(rec->cls, sizeof rec->cls, "%s", first.cls);
+    snprintf(rec->dataset, sizeof rec->dataset, "%s", first.dataset);
+    return;
+  }
+  *has = gen_task(i, rec, s);
+}
+
+/* Every record and score read through one results_reader equals what was written (the generated
+ * tasks), in first-recorded order; results_read_tasks agrees; release and reopen; a replaced file. */
+static void test_reader(void **state) {
+  scratch *sc = *state;
+  results_meta m = meta_default();
+  char before[32], after[32];
+  iso_now(before);
+  results_t *r = open_ok(sc->path, &m, 0);
+  for (int i = 0; i < NR; i++) {
+    task_record rec;
+    task_scores s;
+    int has = gen_task(i, &rec, &s);
+    append_ok(r, &rec, has ? &s : NULL);
+    task_scores_free(&s);
+  }
+  /* a reader of a file still being written sees it as it was when the reader opened */
+  results_reader *live = NULL;
+  if (results_reader_open(sc->path, &live) != AD3D_OK)
+    fail_msg("results_reader_open while writing: %s", ad3d_errmsg());
+  assert_int_equal(results_reader_count(live), NR);
+  for (int i = 4; i <= 6; i += 2) {
+    task_record rec;
+    task_scores s;
+    int has;
+    reader_want(i, &rec, &s, &has);
+    append_ok(r, &rec, has ? &s : NULL);
+    task_scores_free(&s);
+  }
+  for (int i = NR; i < NR + 5; i++) { /* more after the reader opened: in no dataset it had seen */
+    task_record rec;
+    task_scores s;
+    int has = gen_task(i, &rec, &s);
+    append_ok(r, &rec, has ? &s : NULL);
+    task_scores_free(&s);
+  }
+  assert_int_equal(results_reader_count(live), NR);
+  for (int i = 0; i < NR; i++) {
+    task_record want;
+    task_scores want_s, got;
+    int has = gen_task(i, &want, &want_s);
+    expect_record_eq(&results_reader_records(live)[i], &want);
+    ad3d_status st = results_reader_scores(live, i, &got);
+    if (!has) {
+      assert_int_equal(st, AD3D_ENOTFOUND);
+      continue;
+    }
+    if (st != AD3D_OK)
+      fail_msg("results_reader_scores(%d) while writing: %s", i, ad3d_errmsg());
+    expect_scores_eq(&got, &want_s);
+    task_scores_free(&got);
+    task_scores_free(&want_s);
+  }
+  assert_int_equal(results_reader_close(live), AD3D_OK);
+  assert_int_equal(results_close(r), AD3D_OK);
+  iso_now(after);
+
+  results_reader *rd = NULL;
+  if (results_reader_open(sc->path, &rd) != AD3D_OK)
+    fail_msg("results_reader_open: %s", ad3d_errmsg());
+  const int64_t n = NR + 5;
+  assert_int_equal(results_reader_count(rd), n);
+  task_record *got_recs = NULL;
+  int64_t ngot = 0;
+  assert_int_equal(results_read_tasks(sc->path, &got_recs, &ngot), AD3D_OK);
+  assert_int_equal(ngot, n);
+  for (int pass = 0; pass < 2; pass++) { /* the second time, after a release: the file reopened */
+    for (int i = 0; i < n; i++) {
+      task_record want;
+      task_scores want_s, got;
+      int has;
+      reader_want(i, &want, &want_s, &has);
+      const task_record *rec = &results_reader_records(rd)[i];
+      expect_record_eq(rec, &want);
+      expect_record_eq(&got_recs[i], &want);
+      assert_string_equal(got_recs[i].recorded_at, rec->recorded_at);
+      /* stamped by results_append: the UTC time of the append (ISO 8601 sorts as text) */
+      assert_int_equal(strlen(rec->recorded_at), 20);
+      assert_true(strcmp(rec->recorded_at, before) >= 0 && strcmp(rec->recorded_at, after) <= 0);
+      assert_int_equal(results_reader_find(rd, want.key), i);
+      ad3d_status st = results_reader_scores(rd, i, &got);
+      if (!has) {
+        assert_int_equal(st, AD3D_ENOTFOUND);
+        assert_non_null(strstr(ad3d_errmsg(), "no scores"));
+        assert_null(got.names);
+        continue;
+      }
+      if (st != AD3D_OK)
+        fail_msg("results_reader_scores(%d): %s", i, ad3d_errmsg());
+      expect_scores_eq(&got, &want_s);
+      task_scores_free(&got);
+      task_scores_free(&want_s);
+    }
+    assert_int_equal(results_reader_release(rd), AD3D_OK);
+    assert_int_equal(results_reader_release(rd), AD3D_OK); /* twice is fine */
+  }
+  free(got_recs);
+  assert_int_equal(results_reader_find(rd, "no/such/task@default"), -1);
+  task_scores none;
+  assert_int_equal(results_reader_scores(rd, -1, &none), AD3D_EINVAL);
+  assert_int_equal(results_reader_scores(rd, n, &none), AD3D_EINVAL);
+
+  /* released, then the path replaced by another file: refused, not read as the old one */
+  char *other = str_printf("%s/other.h5", sc->dir);
+  results_t *w = open_ok(other, &m, 0);
+  task_record rec;
+  task_scores s;
+  gen_task(1, &rec, &s);
+  append_ok(w, &rec, &s);
+  task_scores_free(&s);
+  assert_int_equal(results_close(w), AD3D_OK);
+  assert_int_equal(rename(other, sc->path), 0);
+  assert_int_equal(results_reader_scores(rd, 1, &none), AD3D_EIO);
+  assert_non_null(strstr(ad3d_errmsg(), "replaced"));
+  assert_int_equal(unlink(sc->path), 0); /* gone: not "no scores" */
+  assert_int_equal(results_reader_scores(rd, 1, &none), AD3D_EIO);
+  assert_non_null(strstr(ad3d_errmsg(), "removed"));
+  assert_int_equal(results_reader_close(rd), AD3D_OK);
+  assert_int_equal(results_reader_close(NULL), AD3D_OK);
+  free(other);
+  results_reader *bad = NULL;
+  char *missing = str_printf("%s/missing.h5", sc->dir);
+  assert_int_equal(results_reader_open(missing, &bad), AD3D_ENOTFOUND);
+  assert_null(bad);
+  free(missing);
+}
+
+/* results_append_copy records the record's own recorded_at; results_append ignores it. */
+static void test_recorded_at(void **state) {
+  scratch *sc = *state;
+  results_meta m = meta_default();
+  task_record a, b, c;
+  task_scores sa, sb, sc_;
+  gen_task(1, &a, &sa);
+  gen_task(2, &b, &sb);
+  gen_task(3, &c, &sc_);
+  snprintf(a.recorded_at, sizeof a.recorded_at, "2001-02-03T04:05:06Z");
+  snprintf(b.recorded_at, sizeof b.recorded_at, "1999-12-31T23:59:59Z"); /* ignored by results_append */
+  char before[32], after[32];
+  iso_now(before);
+  results_t *r = open_ok(sc->path, &m, 0);
+  assert_int_equal(results_append_copy(r, &a, &sa), AD3D_OK);
+  assert_int_equal(results_append(r, &b, &sb), AD3D_OK);
+  assert_int_equal(results_append_copy(r, &c, &sc_), AD3D_EINVAL); /* no time to keep */
+  assert_non_null(strstr(ad3d_errmsg(), "recorded_at"));
+  assert_int_equal(results_close(r), AD3D_OK);
+  iso_now(after);
+  task_record *got = NULL;
+  int64_t n = 0;
+  assert_int_equal(results_read_tasks(sc->path, &got, &n), AD3D_OK);
+  assert_int_equal(n, 2);
+  expect_record_eq(&got[0], &a);
+  expect_record_eq(&got[1], &b);
+  assert_string_equal(got[0].recorded_at, "2001-02-03T04:05:06Z");
+  assert_true(strcmp(got[1].recorded_at, before) >= 0 && strcmp(got[1].recorded_at, after) <= 0);
+  free(got);
+  task_scores s;
+  assert_int_equal(results_read_scores(sc->path, a.key, &s), AD3D_OK);
+  expect_scores_eq(&s, &sa);
+  task_scores_free(&s);
+  task_scores_free(&sa);
+  task_scores_free(&sb);
+  task_scores_free(&sc_);
+}
+
+static void expect_slice(const char *path, int32_t index, int32_t count) {
+  int32_t i = -7, n = -7;
+  if (results_read_slice(path, &i, &n) != AD3D_OK)
+    fail_msg("results_read_slice %s: %s", path, ad3d_errmsg());
+  assert_int_equal(i, index);
+  assert_int_equal(n, count);
+}
+
+/* A sliced run's file stores its slice (and format_minor); resuming it as another slice is refused
+ * unless forced; a file without a slice takes any; a malformed slice is a format error. */
+static void test_slice(void **state) {
+  scratch *sc = *state;
+  results_meta m = meta_default();
+  m.slice_index = 1;
+  m.slice_count = 3;
+  results_t *r = open_ok(sc->path, &m, 0);
+  assert_int_equal(results_close(r), AD3D_OK);
+  expect_slice(sc->path, 1, 3);
+  char *v = NULL;
+  assert_int_equal(results_read_attr(sc->path, "format_minor", &v), AD3D_OK);
+  assert_string_equal(v, "1");
+  free(v);
+  assert_int_equal(results_read_attr(sc->path, "slice_count", &v), AD3D_OK);
+  assert_string_equal(v, "3");
+  free(v);
+
+  results_meta other = m;
+  other.slice_index = 2;
+  assert_int_equal(results_open(sc->path, &other, 0, &r), AD3D_EINVAL);
+  assert_null(r);
+  assert_non_null(strstr(ad3d_errmsg(), "slice 1/3"));
+  assert_non_null(strstr(ad3d_errmsg(), "given slice 2/3"));
+  other.slice_count = 0;
+  other.slice_index = 0;
+  assert_int_equal(results_open(sc->path, &other, 0, &r), AD3D_EINVAL);
+  assert_non_null(strstr(ad3d_errmsg(), "the whole job"));
+  r = open_ok(sc->path, &other, 1); /* forced: the stored slice stays */
+  assert_int_equal(results_close(r), AD3D_OK);
+  expect_slice(sc->path, 1, 3);
+  r = open_ok(sc->path, &m, 0);
+  assert_int_equal(results_close(r), AD3D_OK);
+
+  results_meta bad = m;
+  bad.slice_index = 3;
+  char *p2 = str_printf("%s/bad.h5", sc->dir);
+  assert_int_equal(results_open(p2, &bad, 0, &r), AD3D_EINVAL);
+  assert_non_null(strstr(ad3d_errmsg(), "3/3"));
+  bad.slice_index = 0;
+  bad.slice_count = -1;
+  assert_int_equal(results_open(p2, &bad, 0, &r), AD3D_EINVAL);
+  assert_false(is_file(p2));
+
+  /* the whole job: no slice stored; resuming it with one is allowed and stores none */
+  results_meta whole = meta_default();
+  r = open_ok(p2, &whole, 0);
+  assert_int_equal(results_close(r), AD3D_OK);
+  expect_slice(p2, 0, 0);
+  assert_int_equal(results_read_attr(p2, "slice_index", &v), AD3D_ENOTFOUND);
+  whole.slice_index = 0;
+  whole.slice_count = 2;
+  r = open_ok(p2, &whole, 0);
+  assert_int_equal(results_close(r), AD3D_OK);
+  expect_slice(p2, 0, 0);
+
+  /* one of the two attributes removed (h5py): malformed */
+  char *cmd = str_printf("%s -c \"import h5py; f = h5py.File('%s', 'r+'); del f.attrs['slice_count']; f.close()\"",
+                         PYTHON, sc->path);
+  assert_int_equal(system(cmd), 0);
+  free(cmd);
+  int32_t i = 0, n = 0;
+  assert_int_equal(results_read_slice(sc->path, &i, &n), AD3D_EFORMAT);
+  assert_non_null(strstr(ad3d_errmsg(), "slice_index present"));
+  assert_int_equal(results_open(sc->path, &m, 0, &r), AD3D_EFORMAT);
+  free(p2);
+}
+
 /* A file h5py wrote by following FORMAT.md (make_store_fixtures.py): a superseded key, a row left uncommitted by a kill, unreferenced samples and points. */
 static void test_h5py_written_file(void **state) {
   (void)state;
@@ -547,6 +828,26 @@ static void test_h5py_written_file(void **state) {
   assert_int_equal(results_read_attr(path, "hosts", &v), AD3D_OK);
   assert_string_equal(v, "localhost");
   free(v);
+  /* a file of format minor 0: no format_minor, no slice; the many-task reader reads it alike */
+  assert_int_equal(results_read_attr(path, "format_minor", &v), AD3D_ENOTFOUND);
+  expect_slice(path, 0, 0);
+  results_reader *rd = NULL;
+  if (results_reader_open(path, &rd) != AD3D_OK)
+    fail_msg("%s", ad3d_errmsg());
+  assert_int_equal(results_reader_count(rd), 3);
+  for (int i = 0; i < 3; i++) {
+    expect_record_eq(&results_reader_records(rd)[i], &got[i]);
+    assert_string_equal(got[i].recorded_at, "2024-05-01T12:00:00Z");
+    assert_string_equal(results_reader_records(rd)[i].recorded_at, "2024-05-01T12:00:00Z");
+  }
+  assert_int_equal(results_reader_scores(rd, 0, &s), AD3D_OK);
+  assert_int_equal(s.nsamples, 3);
+  for (int p = 0; p < 7; p++)
+    assert_true(s.point_scores[p] == want[p]);
+  task_scores_free(&s);
+  assert_int_equal(results_reader_scores(rd, 1, &s), AD3D_ENOTFOUND);
+  assert_int_equal(results_reader_find(rd, "btf_raw/shapenet/cup0@default"), -1); /* not committed */
+  assert_int_equal(results_reader_close(rd), AD3D_OK);
   free(got);
   free(path);
 }
@@ -562,6 +863,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_second_writer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_recorded_at, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_slice, setup, teardown),
       cmocka_unit_test(test_h5py_written_file),
   };
   return cmocka_run_group_tests(tests, fixtures_make, fixtures_remove);
