@@ -4,7 +4,8 @@ by running the quick job (two methods, a sweep of three variants).
 
     test_analysis.py NAME --ad3d BIN --mpirun MPIRUN --workdir DIR --repo SRC
 
-NAME: plots (every PNG exists, is a valid, non-blank PNG of a sensible size, and the numbers the
+NAME: by_defect (analysis/by_defect.py's per-defect I-AUROC and P-AUROC against sklearn on the samples
+read here), plots (every PNG exists, is a valid, non-blank PNG of a sensible size, and the numbers the
 scripts draw equal those computed here from the file with h5py and sklearn; FORMAT.md's reading
 rules on a file with a superseding failed record, an uncommitted row and a writer holding it) or
 report (the variant x mean table and --group-by, against h5py means).
@@ -73,6 +74,8 @@ def read(path):
                 d["objs"] = f["samples/object_score"][s0:s0 + ns]
                 d["plabels"] = f["points/label"][p0:p0 + npt]
                 d["pscores"] = f["points/score"][p0:p0 + npt]
+                d["defects"] = [x.decode() for x in f["samples/defect"][s0:s0 + ns]]
+                d["npts"] = f["samples/npoints"][s0:s0 + ns]
             out[k] = d
         return out
 
@@ -261,10 +264,45 @@ def test_report():
     check("by variant" not in sh([A.ad3d, "report", plain]).stdout, "variant table for a single variant")
 
 
+def test_by_defect():
+    path = make_results()
+    tasks = read(path)
+    js = os.path.join(A.workdir, "by_defect.json")
+    png = os.path.join(A.workdir, "by_defect.png")
+    p = sh([sys.executable, os.path.join(A.repo, "analysis/by_defect.py"), path, "--json", js, "--out", png])
+    check("P-AUROC per defect type" in p.stdout, f"no P-AUROC table:\n{p.stdout}")
+    png_ok(png)
+    got = json.load(open(js))
+    # the oracle: per task and defect d, sklearn on the samples of type d with the normal ones
+    want = {}
+    for t in tasks.values():
+        if t["status"] != 0:
+            continue
+        labels, objs, defects = np.asarray(t["labels"]), np.asarray(t["objs"]), t["defects"]
+        starts = np.r_[0, np.cumsum(t["npts"])]
+        for d in set(x for x, lab in zip(defects, labels) if lab):
+            keep = [k for k in range(len(labels)) if labels[k] == 0 or defects[k] == d]
+            pts = np.concatenate([np.arange(starts[k], starts[k + 1]) for k in keep])
+            cell = want.setdefault((t["method"], t["variant"], d), ([], []))
+            cell[0].append(roc_auc_score(labels[keep], objs[keep]))
+            cell[1].append(roc_auc_score(t["plabels"][pts], t["pscores"][pts]))
+    check(set(got["defects"]) == {k[2] for k in want}, f"defects {got['defects']}")
+    check(len(got["rows"]) == 2 * len(VALUES), f"{len(got['rows'])} rows")
+    for r in got["rows"]:
+        for d in got["defects"]:
+            i, pp = want[(r["method"], r["variant"], d)]
+            check(r["classes"][d] == len(i), f"{r['method']} {d}: {r['classes'][d]} classes, expected {len(i)}")
+            check(abs(r["i_auroc"][d] - np.mean(i)) < 1e-9, f"{r['method']} {r['variant']} {d}: I-AUROC")
+            check(abs(r["p_auroc"][d] - np.mean(pp)) < 1e-9, f"{r['method']} {r['variant']} {d}: P-AUROC")
+    # "all" is the stored metric's mean over classes
+    for r in got["rows"]:
+        check(abs(r["all"][1] - class_means(tasks, r["method"], r["variant"], "p_auroc")) < 1e-9, "all column")
+
+
 def main():
     global A
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["plots", "report"])
+    ap.add_argument("test", choices=["by_defect", "plots", "report"])
     for opt in ("--ad3d", "--mpirun", "--workdir", "--repo"):
         ap.add_argument(opt, required=True)
     A = ap.parse_args()
