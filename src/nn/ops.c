@@ -10,19 +10,41 @@
 
 #include "common/status.h"
 
-/* Channel block of the column reductions: accumulators of this many channels live on the stack, and
- * each pass over the rows reads one contiguous run of the block's channels per row. */
-#define COLBLOCK 64
+/* Loops bound by arithmetic rather than memory (GELU's erf and exp, the LayerNorm rows) are compiled
+ * by GCC for AVX-512 and AVX2 as well, and one version is picked when the program loads
+ * (target_clones, an ifunc). Each lane does the same IEEE operations (ISO C: no FMA contraction,
+ * -ffp-contract=off), so every version gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define WIDE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define CLONE_INLINE __attribute__((always_inline)) inline /* helpers of the clones: compiled into each */
+#else
+#define WIDE_CLONES
+#define CLONE_INLINE inline
+#endif
 
-/* dst (C) += column sums of src (N, C), accumulated in double. */
+/* Column reductions (sums over many rows, per channel) work on a block of COLBLOCK channels at a time,
+ * reading one contiguous run of the block's channels per row. They add ROWBLOCK rows in float (loops
+ * the compiler vectorises) and each such partial sum into a double total: the rounding error is that
+ * of ROWBLOCK float additions plus the double total's, near double accuracy at float speed. */
+#define COLBLOCK 512
+#define ROWBLOCK 32
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* dst (C) += column sums of src (N, C). */
 static void colsum_add(float *dst, const float *src, int64_t N, int C) {
   for (int c0 = 0; c0 < C; c0 += COLBLOCK) {
     int cn = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
     double acc[COLBLOCK] = {0};
-    for (int64_t i = 0; i < N; i++) {
-      const float *row = src + (size_t)i * C + c0;
+    for (int64_t i0 = 0; i0 < N; i0 += ROWBLOCK) {
+      float part[COLBLOCK] = {0};
+      for (int64_t i = i0; i < min64(N, i0 + ROWBLOCK); i++) {
+        const float *restrict row = src + (size_t)i * C + c0;
+        for (int j = 0; j < cn; j++)
+          part[j] += row[j];
+      }
       for (int j = 0; j < cn; j++)
-        acc[j] += row[j];
+        acc[j] += part[j];
     }
     for (int j = 0; j < cn; j++)
       dst[c0 + j] += (float)acc[j];
@@ -155,7 +177,9 @@ void concat_linear_backward(float *dg, float *df, float *dw, float *db, float *s
 
 /* ---- batch norm --------------------------------------------------------------------------------------- */
 
-/* BatchNorm forward, followed by ReLU when relu != 0 (one pass over the output). */
+/* BatchNorm forward, followed by ReLU when relu != 0 (one pass over the output). The batch statistics
+ * are sums of x - x[0] (x[0] the channel's first row), which keeps E[x^2] - E[x]^2 free of cancellation
+ * when a channel's mean is large beside its spread. */
 static void bn_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        float *run_mean, float *run_var, int64_t N, int C, float momentum, float eps, int train,
                        int relu) {
@@ -163,17 +187,26 @@ static void bn_forward(float *out, float *mean, float *rstd, const float *inp, c
   if (train) {
     for (int c0 = 0; c0 < C; c0 += COLBLOCK) {
       int cn = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
+      const float *restrict x0 = inp + c0;
       double s1[COLBLOCK] = {0}, s2[COLBLOCK] = {0};
-      for (int64_t i = 0; i < N; i++) {
-        const float *row = inp + (size_t)i * C + c0;
+      for (int64_t i0 = 0; i0 < N; i0 += ROWBLOCK) {
+        float p1[COLBLOCK] = {0}, p2[COLBLOCK] = {0};
+        for (int64_t i = i0; i < min64(N, i0 + ROWBLOCK); i++) {
+          const float *restrict row = inp + (size_t)i * C + c0;
+          for (int j = 0; j < cn; j++) {
+            float d = row[j] - x0[j];
+            p1[j] += d;
+            p2[j] += d * d;
+          }
+        }
         for (int j = 0; j < cn; j++) {
-          s1[j] += row[j];
-          s2[j] += (double)row[j] * row[j];
+          s1[j] += p1[j];
+          s2[j] += p2[j];
         }
       }
       for (int j = 0; j < cn; j++) {
-        double mu = s1[j] / (double)N;
-        double var = s2[j] / (double)N - mu * mu;
+        double dmu = s1[j] / (double)N, mu = x0[j] + dmu;
+        double var = s2[j] / (double)N - dmu * dmu;
         if (var < 0.0)
           var = 0.0;
         int c = c0 + j;
@@ -190,11 +223,16 @@ static void bn_forward(float *out, float *mean, float *rstd, const float *inp, c
     }
   }
   for (int64_t i = 0; i < N; i++) {
-    const float *x = inp + (size_t)i * C;
-    float *y = out + (size_t)i * C;
-    for (int c = 0; c < C; c++) {
-      float v = (x[c] - mean[c]) * rstd[c] * w[c] + b[c];
-      y[c] = relu && v < 0.0f ? 0.0f : v;
+    const float *restrict x = inp + (size_t)i * C;
+    float *restrict y = out + (size_t)i * C;
+    if (relu) {
+      for (int c = 0; c < C; c++) {
+        float v = (x[c] - mean[c]) * rstd[c] * w[c] + b[c];
+        y[c] = v < 0.0f ? 0.0f : v;
+      }
+    } else {
+      for (int c = 0; c < C; c++)
+        y[c] = (x[c] - mean[c]) * rstd[c] * w[c] + b[c];
     }
   }
 }
@@ -205,16 +243,31 @@ static void bn_backward(float *dinp, float *dw, float *db, const float *dout, co
   ASSERT(C > 0 && N >= 0);
   for (int c0 = 0; c0 < C; c0 += COLBLOCK) {
     int cn = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
-    double sd[COLBLOCK] = {0}, sdx[COLBLOCK] = {0}; /* sum dout, sum dout * xhat */
-    for (int64_t i = 0; i < N; i++) {
-      const float *x = inp + (size_t)i * C + c0;
-      const float *d = dout + (size_t)i * C + c0;
-      const float *y = relu ? out + (size_t)i * C + c0 : NULL;
+    const float *restrict mu = mean + c0, *restrict rs = rstd + c0;
+    double sd[COLBLOCK] = {0}, sdx[COLBLOCK] = {0}; /* sum dout, sum dout * xhat (after the mask) */
+    for (int64_t i0 = 0; i0 < N; i0 += ROWBLOCK) {
+      float pd[COLBLOCK] = {0}, pdx[COLBLOCK] = {0};
+      for (int64_t i = i0; i < min64(N, i0 + ROWBLOCK); i++) {
+        const float *restrict x = inp + (size_t)i * C + c0;
+        const float *restrict d = dout + (size_t)i * C + c0;
+        if (relu) {
+          const float *restrict y = out + (size_t)i * C + c0;
+          for (int j = 0; j < cn; j++) {
+            float dj = d[j]; /* loaded unconditionally: the select then vectorises */
+            dj = y[j] > 0.0f ? dj : 0.0f;
+            pd[j] += dj;
+            pdx[j] += dj * ((x[j] - mu[j]) * rs[j]);
+          }
+        } else {
+          for (int j = 0; j < cn; j++) {
+            pd[j] += d[j];
+            pdx[j] += d[j] * ((x[j] - mu[j]) * rs[j]);
+          }
+        }
+      }
       for (int j = 0; j < cn; j++) {
-        float dj = relu && !(y[j] > 0.0f) ? 0.0f : d[j];
-        float xhat = (x[j] - mean[c0 + j]) * rstd[c0 + j];
-        sd[j] += dj;
-        sdx[j] += (double)dj * xhat;
+        sd[j] += pd[j];
+        sdx[j] += pdx[j];
       }
     }
     for (int j = 0; j < cn; j++) {
@@ -229,17 +282,22 @@ static void bn_backward(float *dinp, float *dw, float *db, const float *dout, co
     for (int j = 0; j < cn; j++) {
       md[j] = train ? (float)(sd[j] / (double)N) : 0.0f;
       mdx[j] = train ? (float)(sdx[j] / (double)N) : 0.0f;
-      k[j] = rstd[c0 + j] * w[c0 + j];
+      k[j] = rs[j] * w[c0 + j];
     }
     for (int64_t i = 0; i < N; i++) {
-      const float *x = inp + (size_t)i * C + c0;
-      const float *d = dout + (size_t)i * C + c0;
-      const float *y = relu ? out + (size_t)i * C + c0 : NULL;
-      float *dx = dinp + (size_t)i * C + c0;
-      for (int j = 0; j < cn; j++) {
-        float dj = relu && !(y[j] > 0.0f) ? 0.0f : d[j];
-        float xhat = (x[j] - mean[c0 + j]) * rstd[c0 + j];
-        dx[j] += k[j] * (dj - md[j] - xhat * mdx[j]);
+      const float *restrict x = inp + (size_t)i * C + c0;
+      const float *restrict d = dout + (size_t)i * C + c0;
+      float *restrict dx = dinp + (size_t)i * C + c0;
+      if (relu) {
+        const float *restrict y = out + (size_t)i * C + c0;
+        for (int j = 0; j < cn; j++) {
+          float dj = d[j];
+          dj = y[j] > 0.0f ? dj : 0.0f;
+          dx[j] += k[j] * (dj - md[j] - (x[j] - mu[j]) * rs[j] * mdx[j]);
+        }
+      } else {
+        for (int j = 0; j < cn; j++)
+          dx[j] += k[j] * (d[j] - md[j] - (x[j] - mu[j]) * rs[j] * mdx[j]);
       }
     }
   }
@@ -267,23 +325,72 @@ void batchnorm_relu_backward(float *dinp, float *dw, float *db, const float *dou
 
 /* ---- layer norm ---------------------------------------------------------------------------------------- */
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                       int64_t N, int C) {
+/* Row reductions (over the C channels of one row, in cache) keep LANES float partial sums, so that the
+ * loop vectorises without reordering a serial sum (several vector registers of them, which hides the
+ * latency of the adds); each lane adds C / LANES values in float, and the lanes are added in double. */
+#define LANES 32
+
+/* sum of x (n), and of x y when y != NULL (*sxy). */
+static CLONE_INLINE double row_sum(const float *restrict x, const float *restrict y, int n, double *sxy) {
+  float p[LANES] = {0}, q[LANES] = {0};
+  int c = 0;
+  for (; c + LANES <= n; c += LANES) {
+    for (int j = 0; j < LANES; j++) {
+      p[j] += x[c + j];
+      q[j] += y ? x[c + j] * y[c + j] : 0.0f;
+    }
+  }
+  double s = 0.0, t = 0.0;
+  for (; c < n; c++) {
+    s += x[c];
+    t += y ? (double)x[c] * y[c] : 0.0;
+  }
+  for (int j = 0; j < LANES; j++) {
+    s += p[j];
+    t += q[j];
+  }
+  if (sxy)
+    *sxy = t;
+  return s;
+}
+
+/* sum of (x - m)^2 and of x - m over x (n) (the second is ~0 and corrects the first for m's rounding). */
+static CLONE_INLINE double row_sumsq_dev(const float *restrict x, int n, float m, double *sdev) {
+  float p[LANES] = {0}, q[LANES] = {0};
+  int c = 0;
+  for (; c + LANES <= n; c += LANES) {
+    for (int j = 0; j < LANES; j++) {
+      float d = x[c + j] - m;
+      p[j] += d * d;
+      q[j] += d;
+    }
+  }
+  double s = 0.0, t = 0.0;
+  for (; c < n; c++) {
+    double d = (double)x[c] - m;
+    s += d * d;
+    t += d;
+  }
+  for (int j = 0; j < LANES; j++) {
+    s += p[j];
+    t += q[j];
+  }
+  *sdev = t;
+  return s;
+}
+
+WIDE_CLONES void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                                   const float *b, int64_t N, int C) {
   ASSERT(N >= 0 && C > 0);
   for (int64_t i = 0; i < N; i++) {
-    const float *x = inp + (size_t)i * C;
-    float *y = out + (size_t)i * C;
-    double s = 0.0;
-    for (int c = 0; c < C; c++)
-      s += x[c];
-    double mu = s / C;
-    double v = 0.0;
-    for (int c = 0; c < C; c++) {
-      double dx = x[c] - mu;
-      v += dx * dx;
-    }
-    float m = (float)mu;
-    float r = (float)(1.0 / sqrt(v / C + LAYERNORM_EPS));
+    const float *restrict x = inp + (size_t)i * C;
+    float *restrict y = out + (size_t)i * C;
+    float m = (float)(row_sum(x, NULL, C, NULL) / C);
+    double sdev, ssq = row_sumsq_dev(x, C, m, &sdev);
+    double dm = sdev / C; /* the exact mean is m + dm */
+    double var = ssq / C - dm * dm;
+    float r = (float)(1.0 / sqrt((var > 0.0 ? var : 0.0) + LAYERNORM_EPS));
+    m = (float)(m + dm);
     for (int c = 0; c < C; c++)
       y[c] = (x[c] - m) * r * w[c] + b[c];
     mean[i] = m;
@@ -291,20 +398,26 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
   }
 }
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *mean,
-                        const float *rstd, const float *w, int64_t N, int C) {
+WIDE_CLONES void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                    const float *mean, const float *rstd, const float *w, int64_t N, int C) {
   ASSERT(N >= 0 && C > 0);
   if (dinp) {
+    float dn[COLBLOCK], xh[COLBLOCK]; /* dnorm = dout w and xhat of one row, a block of channels at a time */
     for (int64_t i = 0; i < N; i++) {
-      const float *x = inp + (size_t)i * C;
-      const float *d = dout + (size_t)i * C;
-      float *dx = dinp + (size_t)i * C;
+      const float *restrict x = inp + (size_t)i * C;
+      const float *restrict d = dout + (size_t)i * C;
+      float *restrict dx = dinp + (size_t)i * C;
       float m = mean[i], r = rstd[i];
-      double sn = 0.0, snx = 0.0; /* sum dnorm, sum dnorm * xhat with dnorm = dout w */
-      for (int c = 0; c < C; c++) {
-        float dn = d[c] * w[c];
-        sn += dn;
-        snx += (double)dn * ((x[c] - m) * r);
+      double sn = 0.0, snx = 0.0; /* sum dnorm, sum dnorm * xhat */
+      for (int c0 = 0; c0 < C; c0 += COLBLOCK) {
+        int cn = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
+        for (int j = 0; j < cn; j++) {
+          dn[j] = d[c0 + j] * w[c0 + j];
+          xh[j] = (x[c0 + j] - m) * r;
+        }
+        double t;
+        sn += row_sum(dn, xh, cn, &t);
+        snx += t;
       }
       float mn = (float)(sn / C), mnx = (float)(snx / C);
       for (int c = 0; c < C; c++) {
@@ -317,13 +430,20 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
     for (int c0 = 0; c0 < C; c0 += COLBLOCK) {
       int cn = C - c0 < COLBLOCK ? C - c0 : COLBLOCK;
       double sw[COLBLOCK] = {0}, sb[COLBLOCK] = {0};
-      for (int64_t i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C + c0;
-        const float *d = dout + (size_t)i * C + c0;
-        float m = mean[i], r = rstd[i];
+      for (int64_t i0 = 0; i0 < N; i0 += ROWBLOCK) {
+        float pw[COLBLOCK] = {0}, pb[COLBLOCK] = {0};
+        for (int64_t i = i0; i < min64(N, i0 + ROWBLOCK); i++) {
+          const float *restrict x = inp + (size_t)i * C + c0;
+          const float *restrict d = dout + (size_t)i * C + c0;
+          float m = mean[i], r = rstd[i];
+          for (int j = 0; j < cn; j++) {
+            pw[j] += d[j] * ((x[j] - m) * r);
+            pb[j] += d[j];
+          }
+        }
         for (int j = 0; j < cn; j++) {
-          sw[j] += (double)d[j] * ((x[j] - m) * r);
-          sb[j] += d[j];
+          sw[j] += pw[j];
+          sb[j] += pb[j];
         }
       }
       for (int j = 0; j < cn; j++) {
@@ -349,42 +469,111 @@ void relu_backward(float *dinp, const float *dout, const float *out, int64_t n) 
       dinp[i] += dout[i];
 }
 
-#define INV_SQRT2 0.70710678118654752440f
+/* GELU needs erf and exp on every element of the MLP's hidden layer; libm's erff and expf are scalar
+ * calls that keep those loops from vectorising, so the two functions below are written branch-free
+ * (selects, and integer moves of the float bits) for the compiler to vectorise the loops that call
+ * them. The test compares them with double-precision erf and exp on a dense grid. */
+
+/* e^x for x <= 88, relative error ~3e-7; 0 where e^x is below the smallest normal float (x < -87.3).
+ * x = n ln2 + r with |r| <= ln2 / 2 (ln2 in two parts, Cody and Waite), e^r by its Taylor polynomial
+ * of degree 7 (truncation < 1e-8), 2^n added into the exponent bits. The range test is on the integer
+ * n: a float clamp would let the compiler branch (a constant path) and stop the vectorisation. */
+static CLONE_INLINE float exp_branchless(float x) {
+  const float shift = 12582912.0f; /* 1.5 * 2^23: t = x log2(e) + shift rounds to an integer n */
+  float t = x * 1.44269504088896341f + shift;
+  float n = t - shift;
+  uint32_t tb, pb;
+  memcpy(&tb, &t, sizeof tb);
+  int32_t ni = (int32_t)(tb - 0x4B400000u); /* n itself (|n| < 2^22, beyond: far out of range) */
+  float r = x - n * 0.693145751953125f;     /* ln2's upper bits: n * this is exact */
+  r = r - n * 1.428606765330187045e-6f;     /* the rest of ln2 */
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  memcpy(&pb, &p, sizeof pb);
+  pb += (uint32_t)ni << 23;                   /* e^r is in [0.7, 1.5]: normal for n >= -126 */
+  pb &= 0u - (uint32_t)(ni >= -126);          /* below that, 0 */
+  memcpy(&p, &pb, sizeof p);
+  return p;
+}
+
+/* The standard normal CDF Phi(x) = (1 + erf(x / sqrt 2)) / 2 = erfc(-x / sqrt 2) / 2, through erfc(z)
+ * for z = |x| / sqrt 2 >= 0 with the Chebyshev fit of Numerical Recipes (erfcc, relative error
+ * < 1.2e-7 for every z >= 0): erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2). The lower tail is
+ * erfc / 2 itself (no cancellation), the upper one 1 - erfc / 2. */
+static CLONE_INLINE float normal_cdf(float x) {
+  float z = fabsf(x) * 0.70710678118654752440f;
+  float t = 1.0f / (1.0f + 0.5f * z);
+  float p = 0.17087277f;
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  float half_erfc = 0.5f * t * exp_branchless(p - z * z);
+  /* half_erfc or 1 - half_erfc, both exact; selecting between constants keeps the loop branch-free */
+  float base = x < 0.0f ? 0.0f : 1.0f, sign = x < 0.0f ? 1.0f : -1.0f;
+  return base + sign * half_erfc;
+}
+
 #define INV_SQRT_2PI 0.39894228040143267794f
 
-void gelu_forward(float *out, const float *inp, int64_t n) {
+WIDE_CLONES void gelu_forward(float *out, const float *inp, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float x = inp[i];
-    out[i] = 0.5f * x * (1.0f + erff(x * INV_SQRT2));
+    out[i] = x * normal_cdf(x);
   }
 }
 
-void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
+WIDE_CLONES void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     float x = inp[i];
-    float cdf = 0.5f * (1.0f + erff(x * INV_SQRT2));
-    float pdf = INV_SQRT_2PI * expf(-0.5f * x * x);
-    dinp[i] += dout[i] * (cdf + x * pdf);
+    float pdf = INV_SQRT_2PI * exp_branchless(-0.5f * x * x);
+    dinp[i] += dout[i] * (normal_cdf(x) + x * pdf);
   }
 }
 
 /* ---- max-pool -------------------------------------------------------------------------------------------- */
 
+/* cond ? a : b for cond in {0, 1}, as a bit blend: the compiler keeps its store unconditional (a ?:
+ * into memory becomes a conditional store, which it may not vectorise), so loops that use it vectorise. */
+static inline float blend_f(int cond, float a, float b) {
+  uint32_t m = 0u - (uint32_t)cond, ab, bb;
+  memcpy(&ab, &a, sizeof ab);
+  memcpy(&bb, &b, sizeof bb);
+  ab = (ab & m) | (bb & ~m);
+  memcpy(&a, &ab, sizeof a);
+  return a;
+}
+
+static inline int blend_i(int cond, int a, int b) {
+  uint32_t m = 0u - (uint32_t)cond;
+  return (int)(((uint32_t)a & m) | ((uint32_t)b & ~m));
+}
+
 void maxpool_forward(float *out, int *arg, const float *inp, int64_t P, int K, int C) {
   ASSERT(P >= 0 && K > 0 && C > 0);
   for (int64_t p = 0; p < P; p++) {
     const float *x = inp + (size_t)p * K * C;
-    float *y = out + (size_t)p * C;
-    int *a = arg + (size_t)p * C;
+    float *restrict y = out + (size_t)p * C;
+    int *restrict a = arg + (size_t)p * C;
     memcpy(y, x, sizeof *y * (size_t)C);
     memset(a, 0, sizeof *a * (size_t)C);
     for (int k = 1; k < K; k++) {
-      const float *row = x + (size_t)k * C;
+      const float *restrict row = x + (size_t)k * C;
       for (int c = 0; c < C; c++) {
-        if (row[c] > y[c]) {
-          y[c] = row[c];
-          a[c] = k;
-        }
+        int gt = row[c] > y[c]; /* strict: the first maximum wins ties */
+        y[c] = blend_f(gt, row[c], y[c]);
+        a[c] = blend_i(gt, k, a[c]);
       }
     }
   }

@@ -10,7 +10,8 @@
  *    memset of the gradient buffers clears a whole model. A gradient pointer that is NULL is skipped.
  *  - outputs never alias inputs unless a comment says so; scratch buffers are passed in.
  *  - no op allocates, prints or fails: shapes are the caller's contract (ASSERT on nonsense sizes).
- *  - reductions over many rows (batch statistics, bias gradients, norms) accumulate in double.
+ *  - reductions over many rows (batch statistics, bias gradients, norms) accumulate in double: partial
+ *    sums of a few dozen values in float (vectorised), added into double totals.
  *  - the numbers follow PyTorch's definitions (named per op) so a PyTorch model is an oracle.
  *
  * Matrix products go through OpenBLAS's cblas_sgemm (its thread count is the caller's business:
@@ -89,7 +90,8 @@ void relu_forward(float *out, const float *inp, int64_t n);
 /* dinp += dout where out > 0 (out: the forward's output). */
 void relu_backward(float *dinp, const float *dout, const float *out, int64_t n);
 /* Exact GELU (nn.GELU's default): out = inp Phi(inp) = 0.5 inp (1 + erf(inp / sqrt 2)); out may equal inp
- * in the forward only if the backward is given another copy of inp. */
+ * in the forward only if the backward is given another copy of inp. Phi from a branch-free erfc and exp
+ * (vectorised): relative error below 5e-7 + 1.5e-7 inp^2 on the forward, 3e-7 absolute on the derivative. */
 void gelu_forward(float *out, const float *inp, int64_t n);
 void gelu_backward(float *dinp, const float *dout, const float *inp, int64_t n);
 

@@ -9,6 +9,12 @@
  * OpenBLAS on this machine with the same threads (a 4096^3 product, best of 3) for comparison, by wall
  * clock and by CPU time per thread (the second is the fairer one on a machine shared with other jobs).
  * bench_mae.py runs the same model, batch and thread count in PyTorch and reports the ratio.
+ *
+ * Profiling the timed steps only (not the set-up nor the sgemm peak): with BENCH_PERF_CTL (and
+ * BENCH_PERF_ACK) naming the control (and acknowledgement) fifos of `perf record -D -1 --control
+ * fifo:CTL,ACK`, the events are enabled just before the first timed step and disabled after the last:
+ *   mkfifo /tmp/ctl /tmp/ack; BENCH_PERF_CTL=/tmp/ctl BENCH_PERF_ACK=/tmp/ack OPENBLAS_NUM_THREADS=1 \
+ *     perf record -D -1 --control fifo:/tmp/ctl,/tmp/ack -o perf.data bench_mae paper 16 3 1
  * Not a test: built by `cmake --build <dir> --target bench`, run by hand (tests/bench/README.md).
  */
 #include <cblas.h>
@@ -64,6 +70,29 @@ static double cpu_seconds(void) {
   struct timespec t;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Send "enable" / "disable" to perf's control fifo (BENCH_PERF_CTL) and wait for its "ack" on
+ * BENCH_PERF_ACK when that is set; nothing when BENCH_PERF_CTL is unset. */
+static void perf_control(const char *cmd) {
+  const char *ctl = getenv("BENCH_PERF_CTL"), *ack = getenv("BENCH_PERF_ACK");
+  if (!ctl)
+    return;
+  FILE *f = fopen(ctl, "w");
+  if (!f) {
+    fprintf(stderr, "bench_mae: cannot open BENCH_PERF_CTL %s\n", ctl);
+    return;
+  }
+  fprintf(f, "%s\n", cmd);
+  fclose(f);
+  if (ack) {
+    char buf[16];
+    FILE *a = fopen(ack, "r");
+    if (!a || !fgets(buf, sizeof buf, a))
+      fprintf(stderr, "bench_mae: no acknowledgement on BENCH_PERF_ACK %s\n", ack);
+    if (a)
+      fclose(a);
+  }
 }
 
 /* GFLOP/s of a 4096^3 sgemm, best of 3, by wall clock (*cpu: by CPU time per thread). */
@@ -124,6 +153,8 @@ int main(int argc, char **argv) {
   float loss = 0.0f;
   for (int s = -1; s < steps; s++) {
     mae_mask_random(mask, B, G, mae_num_masked(&cfg), &rng);
+    if (s == 0)
+      perf_control("enable");
     double t0 = now_seconds(), c0 = cpu_seconds();
     if (mae_forward(m, neigh, cent, mask, B, 1, &rng, &loss) != AD3D_OK) {
       fprintf(stderr, "bench_mae: %s\n", ad3d_errmsg());
@@ -143,6 +174,7 @@ int main(int argc, char **argv) {
       t_all += t3 - t0;
     }
   }
+  perf_control("disable");
   double peak_cpu = 0.0, peak = sgemm_peak(threads, &peak_cpu);
   double flops = step_flops(&cfg, B), step = t_all / steps, gf = flops / step / 1e9;
   double gf_cpu = flops / (t_cpu / steps / threads) / 1e9;

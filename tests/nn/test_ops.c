@@ -216,7 +216,7 @@ static void test_batchnorm(void **state) {
   (void)state;
   rng_t r;
   rng_seed(&r, 3);
-  /* C = 70 spans two channel blocks of the column reductions */
+  /* C = 70: a vector loop and its tail (test_large_shapes covers the blocking of long columns) */
   bn_ctx c = {.N = 9, .C = 70, .train = 1};
   c.inp = randn(&r, c.N * c.C, 1);
   for (int64_t i = 0; i < c.N * c.C; i++)
@@ -439,6 +439,38 @@ static void test_relu_gelu(void **state) {
   gelu_backward(g, c.R, c.inp, c.n);
   fd_check(act_loss, &c, c.inp, c.n, g, 1e-2f, 1e-4, "gelu");
   free(c.inp), free(c.out), free(c.R), free(g), free(tmp);
+}
+
+/* GELU against erfc and exp in double on a dense grid of [-12, 12] (where GELU is still above 1e-31
+ * in size): the forward to a relative error of 5e-7 + 1.5e-7 x^2 (the float rounding of x^2 / 2 in the
+ * exponent grows with x^2; libm's erff with 1 + erf, as before, lost all digits below x = -5.5), the
+ * derivative to 3e-7 absolute (it lies in [-0.17, 1.13]); then the far tails and zero. */
+static void test_gelu_grid(void **state) {
+  (void)state;
+  enum { N = 24001 };
+  float *x = zeros(N), *y = zeros(N), *g = zeros(N), *one = zeros(N);
+  for (int i = 0; i < N; i++) {
+    x[i] = (float)(-12.0 + 0.001 * i);
+    one[i] = 1.0f;
+  }
+  gelu_forward(y, x, N);
+  gelu_backward(g, one, x, N);
+  for (int i = 0; i < N; i++) {
+    double xd = x[i], cdf = 0.5 * erfc(-xd / sqrt(2.0)), pdf = exp(-0.5 * xd * xd) / sqrt(2.0 * M_PI);
+    double want = xd * cdf, dwant = cdf + xd * pdf;
+    if (fabs(y[i] - want) > (5e-7 + 1.5e-7 * xd * xd) * fabs(want))
+      fail_msg("gelu(%.9g) = %.9g, want %.9g", xd, (double)y[i], want);
+    if (fabs(g[i] - dwant) > 3e-7)
+      fail_msg("gelu'(%.9g) = %.9g, want %.9g", xd, (double)g[i], dwant);
+  }
+  float xs[4] = {-40.0f, -0.0f, 0.0f, 40.0f}, ys[4], gs[4] = {0}, ones[4] = {1, 1, 1, 1};
+  gelu_forward(ys, xs, 4);
+  gelu_backward(gs, ones, xs, 4);
+  assert_true(ys[0] == 0.0f && gs[0] == 0.0f); /* Phi(-40) ~ 4e-350 is no float */
+  assert_true(ys[1] == 0.0f && ys[2] == 0.0f);
+  assert_true(fabsf(gs[1] - 0.5f) < 1e-7f && fabsf(gs[2] - 0.5f) < 1e-7f);
+  assert_true(ys[3] == 40.0f && gs[3] == 1.0f);
+  free(x), free(y), free(g), free(one);
 }
 
 /* ---- max-pool ------------------------------------------------------------------------------------------------ */
@@ -689,6 +721,165 @@ static void test_chamfer(void **state) {
   free(c.pred), free(c.gt), free(c.i1), free(c.i2), free(gp), free(gg);
 }
 
+/* ---- shapes past the blocking of the reductions ----------------------------------------------------------
+ * ops.c adds column sums ROWBLOCK = 32 rows at a time in float, COLBLOCK = 512 channels per block, and
+ * row sums in 32 float lanes. Here N = 1000 rows (not a multiple of 32) and C = 600 channels (two
+ * blocks, not a multiple of 32), with means far from zero, against the same quantities in double. */
+
+/* max |a - b| over n, relative to max |b| */
+static double rel_err(const float *a, const double *b, int64_t n) {
+  double e = 0.0, s = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    e = fmax(e, fabs(a[i] - b[i]));
+    s = fmax(s, fabs(b[i]));
+  }
+  return e / s;
+}
+
+/* BatchNorm (relu = 0) or BatchNorm + ReLU in training mode on inp (N, C), with out the op's own forward
+ * output, against double: forward, running statistics, and the backward with dout = R. */
+static void check_bn_large(const float *inp, const float *R, int64_t N, int C, int relu) {
+  float *w = zeros(C), *b = zeros(C), *out = zeros(N * C), *mean = zeros(C), *rstd = zeros(C), *rm = zeros(C),
+        *rv = zeros(C), *gi = zeros(N * C), *gw = zeros(C), *gb = zeros(C);
+  double *want = malloc(sizeof *want * (size_t)(N * C)), *dwant = malloc(sizeof *dwant * (size_t)(N * C));
+  double *wgw = malloc(sizeof *wgw * (size_t)C), *wgb = malloc(sizeof *wgb * (size_t)C);
+  assert_true(want && dwant && wgw && wgb);
+  for (int j = 0; j < C; j++) {
+    w[j] = 0.5f + (float)(j % 7) / 7.0f;
+    b[j] = 0.1f * (float)(j % 5) - 0.2f;
+    rv[j] = 1.0f;
+  }
+  if (relu) {
+    batchnorm_relu_forward(out, mean, rstd, inp, w, b, rm, rv, N, C, 0.1f, 1e-5f, 1);
+    batchnorm_relu_backward(gi, gw, gb, R, out, inp, mean, rstd, w, N, C, 1);
+  } else {
+    batchnorm_forward(out, mean, rstd, inp, w, b, rm, rv, N, C, 0.1f, 1e-5f, 1);
+    batchnorm_backward(gi, gw, gb, R, inp, mean, rstd, w, N, C, 1);
+  }
+  double worst_stat = 0.0;
+  for (int j = 0; j < C; j++) {
+    double s = 0.0, ss = 0.0, sd = 0.0, sdx = 0.0;
+    for (int64_t i = 0; i < N; i++)
+      s += inp[i * C + j];
+    double mu = s / N;
+    for (int64_t i = 0; i < N; i++)
+      ss += (inp[i * C + j] - mu) * (inp[i * C + j] - mu);
+    double var = ss / N, r = 1.0 / sqrt(var + 1e-5);
+    worst_stat = fmax(worst_stat, fabs(mean[j] - mu) / sqrt(var));
+    worst_stat = fmax(worst_stat, fabs(rstd[j] - r) / r);
+    worst_stat = fmax(worst_stat, fabs(rm[j] - 0.1 * mu) / (0.1 * (fabs(mu) + sqrt(var))));
+    worst_stat = fmax(worst_stat, fabs(rv[j] - (0.9 + 0.1 * ss / (N - 1))) / (0.9 + 0.1 * ss / (N - 1)));
+    for (int64_t i = 0; i < N; i++) {
+      double xhat = (inp[i * C + j] - mu) * r, y = xhat * w[j] + b[j];
+      want[i * C + j] = relu && y < 0.0 ? 0.0 : y;
+      double d = relu && !(y > 0.0) ? 0.0 : R[i * C + j];
+      sd += d;
+      sdx += d * xhat;
+    }
+    wgw[j] = sdx;
+    wgb[j] = sd;
+    for (int64_t i = 0; i < N; i++) {
+      double xhat = (inp[i * C + j] - mu) * r, y = xhat * w[j] + b[j];
+      double d = relu && !(y > 0.0) ? 0.0 : R[i * C + j];
+      dwant[i * C + j] = w[j] * r * (d - sd / N - xhat * sdx / N);
+    }
+  }
+  const char *name = relu ? "batchnorm+relu" : "batchnorm";
+  if (worst_stat > 1e-5)
+    fail_msg("%s N=%lld C=%d: statistics off by %.3g (relative)", name, (long long)N, C, worst_stat);
+  double e[4] = {rel_err(out, want, N * C), rel_err(gi, dwant, N * C), rel_err(gw, wgw, C), rel_err(gb, wgb, C)};
+  const char *what[4] = {"out", "dinp", "dw", "db"};
+  for (int k = 0; k < 4; k++)
+    if (e[k] > 1e-5)
+      fail_msg("%s N=%lld C=%d: %s off by %.3g (relative to its largest value)", name, (long long)N, C, what[k], e[k]);
+  free(w), free(b), free(out), free(mean), free(rstd), free(rm), free(rv), free(gi), free(gw), free(gb);
+  free(want), free(dwant), free(wgw), free(wgb);
+}
+
+static void test_large_shapes(void **state) {
+  (void)state;
+  rng_t r;
+  rng_seed(&r, 12);
+  const int64_t N = 1000;
+  const int C = 600;
+  float *inp = randn(&r, N * C, 1), *R = randn(&r, N * C, 1);
+  for (int64_t i = 0; i < N * C; i++) /* channel c has mean 50 (c % 3 - 1) and spread 1 + c % 4 */
+    inp[i] = inp[i] * (float)(1 + i % C % 4) + 50.0f * (float)(i % C % 3 - 1);
+
+  /* the bias gradient of a linear layer: column sums against the naive double loops */
+  float *w = randn(&r, C * 3, 1), *db = zeros(C), *db2 = zeros(C);
+  linear_backward(NULL, NULL, db, R, inp, w, N, 3, C);
+  linear_backward_naive(NULL, NULL, db2, R, inp, w, N, 3, C);
+  for (int j = 0; j < C; j++)
+    assert_true(fabsf(db[j] - db2[j]) < 1e-5f * (1.0f + fabsf(db2[j])));
+
+  check_bn_large(inp, R, N, C, 0);
+  check_bn_large(inp, R, N, C, 1);
+
+  /* LayerNorm over rows of 600 with row means of 0 and +-100 and spreads of 0.5 to 2 */
+  const int64_t NL = 40;
+  float *lw = zeros(C), *lb = zeros(C), *out = zeros(NL * C), *mean = zeros(NL), *rstd = zeros(NL);
+  float *gi = zeros(NL * C), *gw = zeros(C), *gb = zeros(C), *rows = zeros(NL * C);
+  for (int64_t i = 0; i < NL * C; i++)
+    rows[i] = (float)rng_normal(&r) * 0.5f * (float)(1 + i / C % 4) + 100.0f * (float)(i / C % 3 - 1);
+  for (int j = 0; j < C; j++) {
+    lw[j] = 1.0f + 0.01f * (float)(j % 11);
+    lb[j] = 0.05f * (float)(j % 3);
+  }
+  layernorm_forward(out, mean, rstd, rows, lw, lb, NL, C);
+  layernorm_backward(gi, gw, gb, R, rows, mean, rstd, lw, NL, C);
+  double *want = malloc(sizeof *want * (size_t)(NL * C)), *dwant = malloc(sizeof *dwant * (size_t)(NL * C));
+  double *wgw = calloc((size_t)C, sizeof *wgw), *wgb = calloc((size_t)C, sizeof *wgb);
+  assert_true(want && dwant && wgw && wgb);
+  for (int64_t i = 0; i < NL; i++) {
+    const float *x = rows + i * C, *d = R + i * C;
+    double s = 0.0, ss = 0.0, sn = 0.0, snx = 0.0;
+    for (int j = 0; j < C; j++)
+      s += x[j];
+    double mu = s / C;
+    for (int j = 0; j < C; j++)
+      ss += (x[j] - mu) * (x[j] - mu);
+    double rs = 1.0 / sqrt(ss / C + 1e-5);
+    assert_true(fabs(mean[i] - mu) < 1e-6 * (fabs(mu) + 1.0 / rs) && fabs(rstd[i] - rs) < 1e-6 * rs);
+    for (int j = 0; j < C; j++) {
+      double xhat = (x[j] - mu) * rs;
+      want[i * C + j] = xhat * lw[j] + lb[j];
+      sn += d[j] * lw[j];
+      snx += d[j] * lw[j] * xhat;
+      wgw[j] += d[j] * xhat;
+      wgb[j] += d[j];
+    }
+    for (int j = 0; j < C; j++)
+      dwant[i * C + j] = rs * (d[j] * lw[j] - sn / C - (x[j] - mu) * rs * snx / C);
+  }
+  assert_true(rel_err(out, want, NL * C) < 1e-5);
+  assert_true(rel_err(gi, dwant, NL * C) < 1e-5);
+  assert_true(rel_err(gw, wgw, C) < 1e-5);
+  assert_true(rel_err(gb, wgb, C) < 1e-5);
+
+  /* max-pool over K = 33 rows of 600 channels, values on a coarse grid so that ties occur */
+  const int64_t P = 3;
+  const int K = 33;
+  float *pin = zeros(P * K * C), *pout = zeros(P * C);
+  int *arg = calloc((size_t)(P * C), sizeof *arg);
+  assert_non_null(arg);
+  for (int64_t i = 0; i < P * K * C; i++)
+    pin[i] = (float)(rng_below(&r, 16)) - 8.0f;
+  maxpool_forward(pout, arg, pin, P, K, C);
+  for (int64_t p = 0; p < P; p++)
+    for (int j = 0; j < C; j++) {
+      int bk = 0;
+      for (int k = 1; k < K; k++)
+        if (pin[(p * K + k) * C + j] > pin[(p * K + bk) * C + j])
+          bk = k;
+      assert_int_equal(arg[p * C + j], bk);
+      assert_true(pout[p * C + j] == pin[(p * K + bk) * C + j]);
+    }
+  free(inp), free(R), free(w), free(db), free(db2), free(lw), free(lb), free(out), free(mean), free(rstd);
+  free(gi), free(gw), free(gb), free(rows), free(want), free(dwant), free(wgw), free(wgb), free(pin), free(pout);
+  free(arg);
+}
+
 /* ---- AdamW, clipping, schedule ------------------------------------------------------------------------------- */
 
 static void test_adamw(void **state) {
@@ -747,7 +938,8 @@ int main(void) {
       cmocka_unit_test(test_linear),          cmocka_unit_test(test_concat_linear),
       cmocka_unit_test(test_batchnorm),       cmocka_unit_test(test_batchnorm_relu),
       cmocka_unit_test(test_layernorm),
-      cmocka_unit_test(test_relu_gelu),       cmocka_unit_test(test_maxpool),
+      cmocka_unit_test(test_relu_gelu),       cmocka_unit_test(test_gelu_grid),
+      cmocka_unit_test(test_maxpool),         cmocka_unit_test(test_large_shapes),
       cmocka_unit_test(test_attention),       cmocka_unit_test(test_residual_droppath),
       cmocka_unit_test(test_chamfer),         cmocka_unit_test(test_adamw),
       cmocka_unit_test(test_clip_schedule),
