@@ -103,9 +103,12 @@ def test_ranks():
     check(a["train_config"] == b["train_config"], "train_config differs between 1 and 2 ranks")
     la, lb = a["history_loss"], b["history_loss"]
     check(np.allclose(la, lb, rtol=1e-4, atol=0), f"epoch losses 1 rank {la} vs 2 ranks {lb}")
+    # 1e-2: besides rounding, a ReLU whose input lies within rounding of 0 can switch for one point and move
+    # a tensor by a real, if tiny, gradient step (seen: 1.6e-3 on pe_bn1_b after an exactly equivalent
+    # change of summation order in BatchNorm); another seed differs by O(1) (checked below)
     for g in ("params", "adam_m", "adam_v"):
         d = rel_diff(a[g], b[g])
-        check(d < 1e-3, f"{g}: 1 vs 2 ranks differ by {d:.3g} (relative to each tensor's largest value)")
+        check(d < 1e-2, f"{g}: 1 vs 2 ranks differ by {d:.3g} (relative to each tensor's largest value)")
     # running statistics: variances relatively; means (near 0, moved by the NOISE_ONLY biases they include)
     # on the scale of their channel's standard deviation
     for bn in ("pe_bn1", "pe_bn2"):
@@ -115,9 +118,10 @@ def test_ranks():
         check(np.max(dm) < 1e-3, f"{bn}_mean differs by {np.max(dm):.3g} standard deviations")
     # the comparison has teeth: another seed is far away
     d = rel_diff(a["params"], c["params"])
-    check(d > 1e-2, f"another seed gives parameters within {d:.3g}: the comparison cannot fail")
+    check(d > 0.1, f"another seed gives parameters within {d:.3g}: the comparison cannot fail")
     check(la[1] < la[0], f"loss did not fall: {la}")
-    print(f"1 vs 2 ranks: losses {la} / {lb}; params differ by {rel_diff(a['params'], b['params']):.2e}")
+    print(f"1 vs 2 ranks: losses {la} / {lb}; params differ by {rel_diff(a['params'], b['params']):.2e}, "
+          f"another seed by {d:.2e}")
 
 
 def kill_rank(out, rank):
