@@ -25,6 +25,12 @@ static int copy_str(char *dst, size_t size, const char *src) {
  * (synth/quick.h); anything else is a path. */
 static ad3d_status resolve_root(const char *dataset, const char *layout, const char *root, char **out) {
   if (embedded_is(root)) {
+    const embedded_dataset *e;
+    char *folder = NULL;
+    if (embedded_find(root, &e) == AD3D_OK && embedded_dataset_folder(e, &folder) == AD3D_OK && !is_dir(folder))
+      fprintf(stderr, "ad3d: generating %s into %s (once; %s)\n", root, folder, e->help);
+    free(folder);
+    ad3d_clear_error();
     ad3d_status st = embedded_resolve(root, layout, out);
     return st ? ad3d_fail_context(st, "datasets.%s", dataset) : AD3D_OK;
   }

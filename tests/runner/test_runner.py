@@ -360,6 +360,15 @@ def test_check():
     p = run(None, "check", "--layout", "real3d_ad", "embedded:quick", expect=1)
     check("layout real3d_ad does not fit embedded:quick, which is in the anomaly_shapenet layout" in p.stderr,
           f"layout mismatch:\n{p.stderr}")
+    # a run that generates an embedded dataset says so, once
+    env = dict(os.environ, AD3D_CACHE=os.path.join(A.workdir, "fresh-cache"))
+    cmd = ad3d_cmd(None, "run", "--methods", "curvature", "--classes", "cup0", "--output", "fresh.h5", "--quiet",
+                   "--no-report")
+    for first in (True, False):
+        p = subprocess.run(cmd, cwd=A.workdir, capture_output=True, text=True, timeout=240, env=env)
+        check(p.returncode == 0, f"run on a fresh cache exited {p.returncode}:\n{p.stderr}")
+        said = "ad3d: generating embedded:quick into " in p.stderr
+        check(said == first, f"generation notice {'missing' if first else 'repeated'}:\n{p.stderr}")
     p = run(None, "check", "embedded:nope", expect=1)
     check('"embedded:nope"' in p.stderr and KNOWN_EMBEDDED in p.stderr, f"unknown embedded dataset:\n{p.stderr}")
 
