@@ -77,22 +77,14 @@ static ad3d_status btf_score(void *state, const sample_t *s, float *point_scores
   const int64_t n = s->cloud.n;
   if (n == 0)
     return ad3d_fail(AD3D_EINVAL, "btf_raw: %s has no points", s->name);
-  float *q = NULL, *qd = NULL; /* (nq, 3) scored points, (nq) their distances to the memory */
-  int64_t *qi = NULL, nq = 0;
+  float *q = NULL; /* (nq, 3) scored points */
+  int64_t nq = 0;
   ad3d_status st = featbank_stride(s->cloud.xyz, n, 3, m->test_stride, &q, &nq);
-  if (st)
-    return st;
-  qd = malloc((size_t)nq * sizeof *qd);
-  qi = malloc((size_t)nq * sizeof *qi);
-  if (!qd || !qi)
-    st = ad3d_fail(AD3D_ENOMEM, "btf_raw: out of memory scoring %s", s->name);
-  if (!st && !(st = featbank_nn(&m->bank, q, nq, qd, qi)) &&
-      !(st = featbank_fill(q, qd, nq, s->cloud.xyz, n, point_scores)))
-    *object_score = featbank_object(&m->bank, m->rule, m->topk, m->reweight_k, q, qd, qi, nq);
+  if (!st)
+    st = featbank_score(&m->bank, q, q, nq, s->cloud.xyz, n, m->rule, m->topk, m->reweight_k, point_scores,
+                        object_score);
   free(q);
-  free(qd);
-  free(qi);
-  return st;
+  return st ? ad3d_fail_context(st, "btf_raw: %s", s->name) : AD3D_OK;
 }
 
 const method_vt method_btf_raw = {

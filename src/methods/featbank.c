@@ -111,6 +111,24 @@ ad3d_status featbank_fill(const float *sp, const float *sv, int64_t m, const flo
   return AD3D_OK;
 }
 
+ad3d_status featbank_score(const featbank *b, const float *q, const float *sp, int64_t m, const float *pts, int64_t n,
+                           objscore_rule rule, int64_t topk, int reweight_k, float *point_scores, double *object) {
+  ASSERT(sp || m == n);
+  float *dist = sp ? malloc(sizeof *dist * (size_t)m) : point_scores;
+  int64_t *idx = malloc(sizeof *idx * (size_t)m);
+  ad3d_status st = dist && idx ? AD3D_OK : ad3d_fail(AD3D_ENOMEM, "out of memory scoring %lld features", (long long)m);
+  if (!st)
+    st = featbank_nn(b, q, m, dist, idx);
+  if (!st && sp)
+    st = featbank_fill(sp, dist, m, pts, n, point_scores);
+  if (!st)
+    *object = featbank_object(b, rule, topk, reweight_k, q, dist, idx, m);
+  if (sp)
+    free(dist);
+  free(idx);
+  return st;
+}
+
 ad3d_status featbank_reg_init(featbank_reg *r, const float *pts, int64_t n, double voxel, int icp, int64_t max_iter) {
   memset(r, 0, sizeof *r);
   r->o = reg_defaults(voxel);

@@ -44,6 +44,13 @@ ad3d_status featbank_nn(const featbank *b, const float *q, int64_t m, float *dis
 double featbank_object(const featbank *b, objscore_rule rule, int64_t topk, int reweight_k, const float *q,
                        const float *dist, const int64_t *idx, int64_t m);
 
+/* Score queries against the bank, the step every bank method ends with: each query q (m, dim) gets its 1-NN
+ * distance, which 1-NN fill back (featbank_fill) spreads from the query sites sp (m, 3) to every point of pts
+ * (n, 3) into point_scores (n) (sp NULL: the queries are the points themselves, m == n, and point_scores are
+ * the distances), and *object the object score (featbank_object). m >= 1. AD3D_ENOMEM. */
+ad3d_status featbank_score(const featbank *b, const float *q, const float *sp, int64_t m, const float *pts, int64_t n,
+                           objscore_rule rule, int64_t topk, int reweight_k, float *point_scores, double *object);
+
 /* Strided subset: the rows 0, s, 2s, ... of x (n, dim) into a new array *out of *m rows (ceil(n / s);
  * free()). AD3D_ENOMEM. */
 ad3d_status featbank_stride(const float *x, int64_t n, int dim, int64_t s, float **out, int64_t *m);

@@ -250,29 +250,20 @@ ad3d_status maefeat_bank_score(void *state, const sample_t *s, float *point_scor
   const int64_t n = s->cloud.n;
   if (n == 0)
     return ad3d_fail(AD3D_EINVAL, "%s: %s has no points", b->feat.method, s->name);
-  float *pts = NULL, *cen = NULL, *ft = NULL, *dist = NULL;
-  int64_t *idx = NULL;
+  float *pts = NULL, *cen = NULL, *ft = NULL;
   int owned = 0, G = 0;
   ad3d_status st = bank_points(b, s, 0, &pts, &owned);
   if (st || (st = maefeat_compute(&b->feat, pts, n, &cen, &ft, &G))) {
     ad3d_fail_context(st, "%s", s->name);
     goto cleanup;
   }
-  dist = malloc(sizeof(float) * (size_t)G);
-  idx = malloc(sizeof(int64_t) * (size_t)G);
-  if (!dist || !idx) {
-    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory scoring %s", b->feat.method, s->name);
-    goto cleanup;
-  }
-  if ((st = featbank_nn(&b->bank, ft, G, dist, idx)) || (st = featbank_fill(cen, dist, G, pts, n, point_scores)))
-    goto cleanup;
-  *object_score = featbank_object(&b->bank, b->rule, b->topk, b->reweight_k, ft, dist, idx, G);
+  if ((st = featbank_score(&b->bank, ft, cen, G, pts, n, b->rule, b->topk, b->reweight_k, point_scores,
+                           object_score)))
+    ad3d_fail_context(st, "%s: %s", b->feat.method, s->name);
 cleanup:
   if (owned)
     free(pts);
   free(cen);
   free(ft);
-  free(dist);
-  free(idx);
   return st;
 }

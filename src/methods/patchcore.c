@@ -283,33 +283,22 @@ static ad3d_status pc_score(void *state, const sample_t *s, float *point_scores,
   const int64_t n = s->cloud.n;
   if (n == 0)
     return ad3d_fail(AD3D_EINVAL, "%s: %s has no points", m->name, s->name);
-  float *feat = NULL, *q = NULL, *qp = NULL, *qd = NULL;
-  int64_t *qi = NULL, nq = 0, nqp = 0;
+  float *feat = NULL, *q = NULL, *qp = NULL;
+  int64_t nq = 0, nqp = 0;
   ad3d_status st = sample_features(m, s, 0, &feat);
   if (st)
     return st;
   if ((st = featbank_stride(feat, n, m->dim, m->test_stride, &q, &nq)) ||
       (st = featbank_stride(s->cloud.xyz, n, 3, m->test_stride, &qp, &nqp)))
     goto cleanup;
-  qd = malloc((size_t)nq * sizeof *qd);
-  qi = malloc((size_t)nq * sizeof *qi);
-  if (!qd || !qi) {
-    st = ad3d_fail(AD3D_ENOMEM, "%s: out of memory scoring %s", m->name, s->name);
-    goto cleanup;
-  }
-  if ((st = featbank_nn(&m->bank, q, nq, qd, qi)))
-    goto cleanup;
-  if (m->test_stride == 1)
-    memcpy(point_scores, qd, (size_t)n * sizeof *point_scores);
-  else if ((st = featbank_fill(qp, qd, nq, s->cloud.xyz, n, point_scores)))
-    goto cleanup;
-  *object_score = featbank_object(&m->bank, m->rule, m->topk, m->reweight_k, q, qd, qi, nq);
+  /* every point scored: no fill back */
+  if ((st = featbank_score(&m->bank, q, m->test_stride == 1 ? NULL : qp, nq, s->cloud.xyz, n, m->rule, m->topk,
+                           m->reweight_k, point_scores, object_score)))
+    ad3d_fail_context(st, "%s: %s", m->name, s->name);
 cleanup:
   free(feat);
   free(q);
   free(qp);
-  free(qd);
-  free(qi);
   return st;
 }
 

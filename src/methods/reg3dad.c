@@ -267,29 +267,19 @@ cleanup:
 /* Point-MAE bank scores of the registered cloud pts (n, 3): ps (n) per point, *obj the object score, both
  * normalised by plo, phi. */
 static ad3d_status pmae_score(reg3dad *m, const float *pts, int64_t n, float *ps, double *obj) {
-  float *cen = NULL, *ft = NULL, *dist = NULL;
-  int64_t *idx = NULL;
+  float *cen = NULL, *ft = NULL;
   int G = 0;
   ad3d_status st = maefeat_compute(&m->pm, pts, n, &cen, &ft, &G);
-  if (st)
-    goto cleanup;
-  dist = malloc(sizeof(float) * (size_t)G);
-  idx = malloc(sizeof(int64_t) * (size_t)G);
-  if (!dist || !idx) {
-    st = ad3d_fail(AD3D_ENOMEM, "reg3dad: out of memory");
-    goto cleanup;
+  if (!st)
+    st = featbank_score(&m->pbank, ft, cen, G, pts, n, m->rule, m->topk, m->reweight_k, ps, obj);
+  if (!st) {
+    const double scale = 1.0 / (m->phi - m->plo);
+    *obj = (*obj - m->plo) * scale;
+    for (int64_t i = 0; i < n; i++)
+      ps[i] = (float)((ps[i] - m->plo) * scale);
   }
-  if ((st = featbank_nn(&m->pbank, ft, G, dist, idx)) || (st = featbank_fill(cen, dist, G, pts, n, ps)))
-    goto cleanup;
-  const double scale = 1.0 / (m->phi - m->plo);
-  *obj = (featbank_object(&m->pbank, m->rule, m->topk, m->reweight_k, ft, dist, idx, G) - m->plo) * scale;
-  for (int64_t i = 0; i < n; i++)
-    ps[i] = (float)((ps[i] - m->plo) * scale);
-cleanup:
   free(cen);
   free(ft);
-  free(dist);
-  free(idx);
   return st;
 }
 
