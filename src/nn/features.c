@@ -106,20 +106,7 @@ static void attention_chunked(float *out, const float *qkv, int L, int C, int H,
       const int n = (int)(L - i0 < qc ? L - i0 : qc);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, L, hd, scale, q + i0 * 3 * C, 3 * C, k, 3 * C, 0.0f, S,
                   L);
-      for (int i = 0; i < n; i++) {
-        float *row = S + (size_t)i * L;
-        float mx = row[0];
-        for (int j = 1; j < L; j++)
-          mx = row[j] > mx ? row[j] : mx;
-        double sum = 0.0;
-        for (int j = 0; j < L; j++) {
-          row[j] = expf(row[j] - mx);
-          sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < L; j++)
-          row[j] *= inv;
-      }
+      softmax_rows(S, n, L);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, L, 1.0f, S, L, v, 3 * C, 0.0f,
                   out + i0 * C + (size_t)h * hd, C);
     }

@@ -591,6 +591,23 @@ void maxpool_backward(float *dinp, const float *dout, const int *arg, int64_t P,
 
 /* ---- attention -------------------------------------------------------------------------------------------- */
 
+void softmax_rows(float *S, int64_t n, int L) {
+  for (int64_t i = 0; i < n; i++) {
+    float *row = S + (size_t)i * L;
+    float mx = row[0];
+    for (int j = 1; j < L; j++)
+      mx = row[j] > mx ? row[j] : mx;
+    double sum = 0.0;
+    for (int j = 0; j < L; j++) {
+      row[j] = expf(row[j] - mx);
+      sum += row[j];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int j = 0; j < L; j++)
+      row[j] *= inv;
+  }
+}
+
 void attention_forward(float *out, float *att, const float *qkv, int B, int L, int C, int H) {
   ASSERT(B >= 0 && L > 0 && H > 0 && C % H == 0);
   const int hd = C / H;
@@ -601,20 +618,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int L, i
       const float *k = q + C, *v = q + 2 * C;
       float *S = att + ((size_t)b * H + h) * L * L;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * C, k, 3 * C, 0.0f, S, L);
-      for (int i = 0; i < L; i++) {
-        float *row = S + (size_t)i * L;
-        float mx = row[0];
-        for (int j = 1; j < L; j++)
-          mx = row[j] > mx ? row[j] : mx;
-        double sum = 0.0;
-        for (int j = 0; j < L; j++) {
-          row[j] = expf(row[j] - mx);
-          sum += row[j];
-        }
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < L; j++)
-          row[j] *= inv;
-      }
+      softmax_rows(S, L, L);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, S, L, v, 3 * C, 0.0f,
                   out + (size_t)b * L * C + (size_t)h * hd, C);
     }

@@ -105,6 +105,10 @@ void maxpool_backward(float *dinp, const float *dout, const int *arg, int64_t P,
 
 /* ---- attention ------------------------------------------------------------------------------------- */
 
+/* Row-wise softmax in place of S (n, L): each row minus its max, exponentiated, divided by its sum
+ * (accumulated in double). Shared by the training forward and the chunked inference attention. */
+void softmax_rows(float *S, int64_t n, int L);
+
 /* Multi-head self-attention core of timm's Attention (the qkv and proj linears are separate calls):
  * qkv (B, L, 3C) laid out as PyTorch's reshape(B, L, 3, H, C/H) (q, k, v, each head's hd = C/H
  * channels contiguous); att (B, H, L, L) = softmax(q k^T hd^-0.5) over the last index (saved);
