@@ -22,34 +22,6 @@
 
 /* ---- HDF5 error capture ---------------------------------------------------------------------------- */
 
-
-/* This thread's ad3d message from HDF5's error stack (cleared): "checkpoint.c:LINE: EXPR failed: ...". */
-static ad3d_status h5_failure(int line, const char *expr) {
-  char stack[1000] = "";
-  h5_error_stack(stack, sizeof stack);
-  return ad3d_fail(AD3D_EINTERNAL, "checkpoint.c:%d: %s failed: %s", line, expr,
-                   stack[0] ? stack : "(HDF5 left no message)");
-}
-
-/* Needs `ad3d_status st` and a `cleanup:` label in the calling function. */
-#define H5CALL(expr)                           \
-  do {                                         \
-    if ((expr) < 0) {                          \
-      st = h5_failure(__LINE__, #expr);        \
-      goto cleanup;                            \
-    }                                          \
-  } while (0)
-
-/* Close an id in a cleanup path: keeps the first error, never jumps. */
-#define H5CLOSE(fn, id)                                        \
-  do {                                                         \
-    if ((id) >= 0) {                                           \
-      if (fn(id) < 0 && st == AD3D_OK)                         \
-        st = h5_failure(__LINE__, #fn "(" #id ")");            \
-      (id) = H5I_INVALID_HID;                                  \
-    }                                                          \
-  } while (0)
-
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---- the info ---------------------------------------------------------------------------------------- */
@@ -95,18 +67,6 @@ static hid_t ocpl_untimed(hid_t cls) {
   return p;
 }
 
-static ad3d_status attr_write(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v) {
-  ad3d_status st = AD3D_OK;
-  hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
-  H5CALL(space = H5Screate(H5S_SCALAR));
-  H5CALL(a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT));
-  H5CALL(H5Awrite(a, mtype, v));
-cleanup:
-  H5CLOSE(H5Aclose, a);
-  H5CLOSE(H5Sclose, space);
-  return st;
-}
-
 /* A scalar fixed-size (strlen + 1 bytes), NUL-terminated UTF-8 string attribute. */
 static ad3d_status attr_write_str(hid_t loc, const char *name, const char *value) {
   ad3d_status st = AD3D_OK;
@@ -115,22 +75,22 @@ static ad3d_status attr_write_str(hid_t loc, const char *name, const char *value
   H5CALL(H5Tset_size(t, strlen(value) + 1));
   H5CALL(H5Tset_strpad(t, H5T_STR_NULLTERM));
   H5CALL(H5Tset_cset(t, H5T_CSET_UTF8));
-  st = attr_write(loc, name, t, t, value);
+  st = h5_attr_write_scalar(loc, name, t, t, value);
 cleanup:
   H5CLOSE(H5Tclose, t);
   return st;
 }
 
 static ad3d_status attr_write_i32(hid_t loc, const char *name, int32_t v) {
-  return attr_write(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, &v);
+  return h5_attr_write_scalar(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, &v);
 }
 
 static ad3d_status attr_write_i64(hid_t loc, const char *name, int64_t v) {
-  return attr_write(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
+  return h5_attr_write_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &v);
 }
 
 static ad3d_status attr_write_f64(hid_t loc, const char *name, double v) {
-  return attr_write(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+  return h5_attr_write_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
 /* A contiguous dataset of `rank` dims holding data (native float or double by `is_double`). */
@@ -461,7 +421,7 @@ static ad3d_status history_read(hid_t f, const char *path, checkpoint_info *info
   H5CALL(space = H5Dget_space(d));
   hssize_t n = H5Sget_simple_extent_npoints(space);
   if (n < 0) {
-    st = h5_failure(__LINE__, "H5Sget_simple_extent_npoints(space)");
+    st = h5_failure(__FILE__, __LINE__, "H5Sget_simple_extent_npoints(space)");
     goto cleanup;
   }
   size_t cap = n > 0 ? (size_t)n : 1;

@@ -66,52 +66,6 @@ enum {
  * HDF5 error capture
  * ------------------------------------------------------------------------------------------- */
 
-
-/* The HDF5 function named in a call's source text ("f = H5Fopen(p, ...)" -> "H5Fopen"). */
-static void h5_function_name(const char *expr, char *out, size_t cap) {
-  const char *p = expr;
-  while ((p = strstr(p, "H5")) != NULL) {
-    int starts_word = p == expr || !(p[-1] == '_' || (p[-1] >= 'a' && p[-1] <= 'z') ||
-                                      (p[-1] >= 'A' && p[-1] <= 'Z') || (p[-1] >= '0' && p[-1] <= '9'));
-    size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-    if (starts_word && p[n] == '(') {
-      snprintf(out, cap, "%.*s", (int)n, p);
-      return;
-    }
-    p += 2;
-  }
-  snprintf(out, cap, "%s", expr);
-}
-
-/* Turn the current HDF5 error stack into this thread's ad3d message; clears the stack. */
-static ad3d_status h5_failure(const char *file, int line, const char *expr) {
-  char stack[1200] = "", func[96];
-  const char *base = strrchr(file, '/');
-  h5_function_name(expr, func, sizeof func);
-  h5_error_stack(stack, sizeof stack);
-  return ad3d_fail(AD3D_EINTERNAL, "%s:%d: %s failed: %s", base ? base + 1 : file, line, func,
-                   stack[0] ? stack : "(HDF5 left no message)");
-}
-
-/* Needs `ad3d_status st` and a `cleanup:` label in the calling function. */
-#define H5CALL(expr)                                  \
-  do {                                                 \
-    if ((expr) < 0) {                                  \
-      st = h5_failure(__FILE__, __LINE__, #expr);      \
-      goto cleanup;                                    \
-    }                                                  \
-  } while (0)
-
-/* Close an id in a cleanup path: keeps the first error, never jumps. */
-#define H5CLOSE(fn, id)                                                  \
-  do {                                                                   \
-    if ((id) >= 0) {                                                     \
-      if (fn(id) < 0 && st == AD3D_OK)                                   \
-        st = h5_failure(__FILE__, __LINE__, #fn "(" #id ")");            \
-      (id) = H5I_INVALID_HID;                                            \
-    }                                                                    \
-  } while (0)
-
 /* HDF5 prints its error stack to stderr by default; library code must not print. */
 static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -542,18 +496,6 @@ cleanup:
   H5CLOSE(H5Tclose, t);
   H5CLOSE(H5Aclose, a);
   free(buf);
-  return st;
-}
-
-static ad3d_status attr_write_num(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v) {
-  ad3d_status st = AD3D_OK;
-  hid_t space = H5I_INVALID_HID, a = H5I_INVALID_HID;
-  H5CALL(space = H5Screate(H5S_SCALAR));
-  H5CALL(a = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT));
-  H5CALL(H5Awrite(a, mtype, v));
-cleanup:
-  H5CLOSE(H5Aclose, a);
-  H5CLOSE(H5Sclose, space);
   return st;
 }
 
@@ -1013,18 +955,18 @@ static ad3d_status file_create(const char *tmp, const results_meta *meta) {
   /* end_time first: the one attribute rewritten later stays in the small first chunk of the root
    * object header, away from a long config. */
   if ((st = attr_write_str(f, "end_time", "", TIME_LEN)) || (st = attr_write_str(f, "start_time", now, TIME_LEN)) ||
-      (st = attr_write_num(f, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version)) ||
-      (st = attr_write_num(f, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed)) ||
-      (st = attr_write_num(f, "ranks", H5T_STD_I32LE, H5T_NATIVE_INT32, &ranks)) ||
+      (st = h5_attr_write_scalar(f, "format_version", H5T_STD_I32LE, H5T_NATIVE_INT32, &version)) ||
+      (st = h5_attr_write_scalar(f, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed)) ||
+      (st = h5_attr_write_scalar(f, "ranks", H5T_STD_I32LE, H5T_NATIVE_INT32, &ranks)) ||
       (st = attr_write_str(f, "program_version", meta->program_version ? meta->program_version : "", 0)) ||
       (st = attr_write_str(f, "hosts", meta->hosts ? meta->hosts : "", 0)) ||
       (st = attr_write_str(f, "hdf5_version", results_hdf5_version(), 0)) ||
       (st = attr_write_str(f, "config", meta->config_text ? meta->config_text : "", 0)) ||
-      (st = attr_write_num(f, "format_minor", H5T_STD_I32LE, H5T_NATIVE_INT32, &minor)))
+      (st = h5_attr_write_scalar(f, "format_minor", H5T_STD_I32LE, H5T_NATIVE_INT32, &minor)))
     goto cleanup;
   if (meta->slice_count > 0 &&
-      ((st = attr_write_num(f, "slice_index", H5T_STD_I32LE, H5T_NATIVE_INT32, &slice[0])) ||
-       (st = attr_write_num(f, "slice_count", H5T_STD_I32LE, H5T_NATIVE_INT32, &slice[1]))))
+      ((st = h5_attr_write_scalar(f, "slice_index", H5T_STD_I32LE, H5T_NATIVE_INT32, &slice[0])) ||
+       (st = h5_attr_write_scalar(f, "slice_count", H5T_STD_I32LE, H5T_NATIVE_INT32, &slice[1]))))
     goto cleanup;
 
   if ((st = row_type_create(1, H5I_INVALID_HID, &ft)) != AD3D_OK)
